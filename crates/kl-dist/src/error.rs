@@ -1,0 +1,133 @@
+use std::fmt;
+
+/// Why a distribution could not be built. Every variant names the offending argument and where in it.
+///
+/// Construction is the only place a `kl-dist` value can fail: once an [`crate::Mvn`] or
+/// [`crate::Mixture`] exists, evaluating or sampling it cannot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// A dimension of zero (`what` is the argument, e.g. `"mean"`).
+    ZeroDimension { what: &'static str },
+    /// An argument of the wrong length (`expected` and `got` count scalars).
+    DimensionMismatch {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// A NaN or infinite entry; `index` is the flat (row-major) position in `what`.
+    NonFinite {
+        what: &'static str,
+        index: usize,
+        value: f64,
+    },
+    /// `cov[row][col]` and `cov[col][row]` differ beyond the relative tolerance.
+    Asymmetric {
+        row: usize,
+        col: usize,
+        upper: f64,
+        lower: f64,
+    },
+    /// The Cholesky factorization met a pivot ≤ 0 at `pivot` (0-based): the covariance is not positive definite.
+    NotPositiveDefinite { pivot: usize },
+    /// The square factor `L` is singular (Σ = L Lᵀ has a zero pivot at `pivot`).
+    SingularFactor { pivot: usize },
+    /// A mixture needs at least one component.
+    NoComponents,
+    /// A weight that is negative or NaN.
+    BadWeight { index: usize, value: f64 },
+    /// Weights whose sum is not 1 (within 1e-6).
+    WeightsSum { sum: f64 },
+    /// The weights and the components differ in number.
+    WeightCount { weights: usize, components: usize },
+    /// Component `index` has dimension `got`, the first component has `expected`.
+    ComponentDimension {
+        index: usize,
+        expected: usize,
+        got: usize,
+    },
+    /// Component `index` could not be built.
+    Component { index: usize, source: Box<Error> },
+    /// An operation that needs a 2-D density (such as a grid) got dimension `got`.
+    NotTwoDimensional { got: usize },
+    /// A grid extent that is not finite or has `min >= max` on `axis` (`"x"` or `"y"`).
+    BadExtent {
+        axis: &'static str,
+        min: f64,
+        max: f64,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ZeroDimension { what } => {
+                write!(f, "{what} is empty: the dimension must be at least 1")
+            }
+            Error::DimensionMismatch {
+                what,
+                expected,
+                got,
+            } => {
+                write!(f, "{what} has {got} entries, expected {expected}")
+            }
+            Error::NonFinite { what, index, value } => {
+                write!(f, "{what}[{index}] is {value}, not a finite number")
+            }
+            Error::Asymmetric {
+                row,
+                col,
+                upper,
+                lower,
+            } => write!(
+                f,
+                "covariance is not symmetric: cov[{row}][{col}] = {upper} but cov[{col}][{row}] = {lower}"
+            ),
+            Error::NotPositiveDefinite { pivot } => write!(
+                f,
+                "covariance is not positive definite (Cholesky pivot {pivot} is not positive)"
+            ),
+            Error::SingularFactor { pivot } => write!(
+                f,
+                "factor L is singular: L Lᵀ is not positive definite (Cholesky pivot {pivot})"
+            ),
+            Error::NoComponents => write!(f, "a mixture needs at least one component"),
+            Error::BadWeight { index, value } => {
+                write!(f, "weight {index} is {value}: weights must be ≥ 0")
+            }
+            Error::WeightsSum { sum } => write!(f, "weights sum to {sum}, not 1"),
+            Error::WeightCount {
+                weights,
+                components,
+            } => {
+                write!(f, "{weights} weights for {components} components")
+            }
+            Error::ComponentDimension {
+                index,
+                expected,
+                got,
+            } => write!(
+                f,
+                "component {index} has dimension {got}, component 0 has dimension {expected}"
+            ),
+            Error::Component { index, source } => write!(f, "component {index}: {source}"),
+            Error::NotTwoDimensional { got } => {
+                write!(f, "a density grid needs a 2-D density, got dimension {got}")
+            }
+            Error::BadExtent { axis, min, max } => {
+                write!(
+                    f,
+                    "grid extent on {axis} is [{min}, {max}]: need finite min < max"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Component { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Dense kernels on small row-major matrices: the Cholesky factor and the triangular solves built on it.
+//!
+//! Matrices are `&[f64]` of length `d * d`, row-major. A block of `ncols` right-hand sides is a
+//! row-major `d × ncols` matrix, so the innermost loops run over contiguous columns and vectorize.
+//! Nothing here allocates except [`Cholesky::new`].
+
+/// Sizes up to this use the hand-written factorization; larger ones go through faer.
+const SMALL: usize = 8;
+
+/// Lanes of the blocked kernels: points are processed `BLOCK` at a time, stored as `d × BLOCK`.
+pub const BLOCK: usize = 8;
+
+/// The lower Cholesky factor `C` of a symmetric positive definite `A = C Cᵀ`, with what every
+/// solve needs: the reciprocal diagonal and `log det A`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cholesky {
+    d: usize,
+    /// Row-major lower triangle; the strict upper triangle is zero.
+    l: Vec<f64>,
+    inv_diag: Vec<f64>,
+    log_det: f64,
+}
+
+impl Cholesky {
+    /// Factors the symmetric `d × d` matrix `a` (only its lower triangle is read).
+    /// On failure returns the 0-based index of the first non-positive (or NaN) pivot.
+    pub fn new(a: &[f64], d: usize) -> Result<Self, usize> {
+        let mut c = Cholesky {
+            d,
+            l: vec![0.0; d * d],
+            inv_diag: vec![0.0; d],
+            log_det: 0.0,
+        };
+        c.refactor(a)?;
+        Ok(c)
+    }
+
+    /// Factors `a` into this factor's buffers (same `d`), without allocating for `d ≤ 8`.
+    /// On failure the factor's contents are unspecified and the pivot index is returned.
+    #[track_caller]
+    pub fn refactor(&mut self, a: &[f64]) -> Result<(), usize> {
+        let d = self.d;
+        assert_eq!(a.len(), d * d, "matrix must be d × d");
+        if d <= SMALL {
+            cholesky_small(a, d, &mut self.l)?;
+        } else {
+            cholesky_faer(a, d, &mut self.l)?;
+        }
+        let mut log_det = 0.0;
+        for i in 0..d {
+            let lii = self.l[i * d + i];
+            self.inv_diag[i] = 1.0 / lii;
+            log_det += lii.ln();
+        }
+        self.log_det = 2.0 * log_det;
+        Ok(())
+    }
+
+    /// Dimension.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// The factor `C`, row-major, zeros above the diagonal.
+    pub fn factor(&self) -> &[f64] {
+        &self.l
+    }
+
+    /// `log det A = 2 Σ ln Cᵢᵢ`.
+    pub fn log_det(&self) -> f64 {
+        self.log_det
+    }
+
+    /// `x ← C⁻¹ x` (forward substitution).
+    #[inline]
+    pub fn solve_lower(&self, x: &mut [f64]) {
+        let d = self.d;
+        debug_assert_eq!(x.len(), d);
+        for i in 0..d {
+            let row = &self.l[i * d..i * d + i];
+            let mut acc = x[i];
+            for (lij, xj) in row.iter().zip(&x[..i]) {
+                acc -= lij * xj;
+            }
+            x[i] = acc * self.inv_diag[i];
+        }
+    }
+
+    /// `x ← C⁻ᵀ x` (backward substitution).
+    #[inline]
+    pub fn solve_upper(&self, x: &mut [f64]) {
+        let d = self.d;
+        debug_assert_eq!(x.len(), d);
+        for i in (0..d).rev() {
+            let mut acc = x[i];
+            for j in i + 1..d {
+                acc -= self.l[j * d + i] * x[j];
+            }
+            x[i] = acc * self.inv_diag[i];
+        }
+    }
+
+    /// `x ← A⁻¹ x`.
+    #[inline]
+    pub fn solve(&self, x: &mut [f64]) {
+        self.solve_lower(x);
+        self.solve_upper(x);
+    }
+
+    /// `B ← C⁻¹ B` for a row-major `d × ncols` block `b`.
+    pub fn solve_lower_cols(&self, b: &mut [f64], ncols: usize) {
+        if ncols == BLOCK {
+            lower_cols::<BLOCK>(&self.l, &self.inv_diag, self.d, b);
+        } else {
+            lower_cols_dyn(&self.l, &self.inv_diag, self.d, b, ncols);
+        }
+    }
+
+    /// `B ← C⁻ᵀ B` for a row-major `d × ncols` block `b`.
+    pub fn solve_upper_cols(&self, b: &mut [f64], ncols: usize) {
+        if ncols == BLOCK {
+            upper_cols::<BLOCK>(&self.l, &self.inv_diag, self.d, b);
+        } else {
+            upper_cols_dyn(&self.l, &self.inv_diag, self.d, b, ncols);
+        }
+    }
+
+    /// `B ← A⁻¹ B` for a row-major `d × ncols` block `b`.
+    pub fn solve_cols(&self, b: &mut [f64], ncols: usize) {
+        self.solve_lower_cols(b, ncols);
+        self.solve_upper_cols(b, ncols);
+    }
+
+    /// `A = C Cᵀ`, row-major, written into `out` (`d * d`).
+    pub fn reconstruct(&self, out: &mut [f64]) {
+        let d = self.d;
+        for i in 0..d {
+            for j in 0..=i {
+                let mut s = 0.0;
+                for k in 0..=j {
+                    s += self.l[i * d + k] * self.l[j * d + k];
+                }
+                out[i * d + j] = s;
+                out[j * d + i] = s;
+            }
+        }
+    }
+}
+
+/// Hand-written Cholesky–Banachiewicz for small `d`; reads the lower triangle of `a`.
+fn cholesky_small(a: &[f64], d: usize, l: &mut [f64]) -> Result<(), usize> {
+    for i in 0..d {
+        for j in 0..=i {
+            let mut s = a[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            if i == j {
+                // NaN-safe: a NaN pivot fails too.
+                if !(s > 0.0) || !s.is_finite() {
+                    return Err(i);
+                }
+                l[i * d + i] = s.sqrt();
+            } else {
+                l[i * d + j] = s / l[j * d + j];
+            }
+        }
+        for j in i + 1..d {
+            l[i * d + j] = 0.0;
+        }
+    }
+    Ok(())
+}
+
+/// faer's blocked Cholesky for larger `d`.
+fn cholesky_faer(a: &[f64], d: usize, l: &mut [f64]) -> Result<(), usize> {
+    let m = faer::Mat::<f64>::from_fn(
+        d,
+        d,
+        |i, j| if j <= i { a[i * d + j] } else { a[j * d + i] },
+    );
+    let llt = m.llt(faer::Side::Lower).map_err(|e| match e {
+        faer::linalg::solvers::LltError::NonPositivePivot { index } => index,
+    })?;
+    let f = llt.L();
+    for i in 0..d {
+        for j in 0..d {
+            l[i * d + j] = if j <= i { f[(i, j)] } else { 0.0 };
+        }
+    }
+    // faer accepts tiny positive pivots; a NaN or inf anywhere is a failure too.
+    match (0..d).find(|&i| !(l[i * d + i] > 0.0) || !l[i * d + i].is_finite()) {
+        Some(i) => Err(i),
+        None => Ok(()),
+    }
+}
+
+/// Factors with faer regardless of size (a test oracle for the hand-written path).
+#[doc(hidden)]
+pub fn cholesky_with_faer(a: &[f64], d: usize) -> Result<Vec<f64>, usize> {
+    let mut l = vec![0.0; d * d];
+    cholesky_faer(a, d, &mut l)?;
+    Ok(l)
+}
+
+/// Factors with the hand-written kernel regardless of size (tested against faer).
+#[doc(hidden)]
+pub fn cholesky_hand_written(a: &[f64], d: usize) -> Result<Vec<f64>, usize> {
+    let mut l = vec![0.0; d * d];
+    cholesky_small(a, d, &mut l)?;
+    Ok(l)
+}
+
+#[inline]
+fn lower_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64]) {
+    debug_assert_eq!(b.len(), d * N);
+    for i in 0..d {
+        let (done, rest) = b.split_at_mut(i * N);
+        let bi: &mut [f64; N] = (&mut rest[..N]).try_into().expect("block row has N lanes");
+        for j in 0..i {
+            let lij = l[i * d + j];
+            let bj = &done[j * N..j * N + N];
+            for s in 0..N {
+                bi[s] -= lij * bj[s];
+            }
+        }
+        let r = inv_diag[i];
+        for v in bi.iter_mut() {
+            *v *= r;
+        }
+    }
+}
+
+#[inline]
+fn upper_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64]) {
+    debug_assert_eq!(b.len(), d * N);
+    for i in (0..d).rev() {
+        let (head, done) = b.split_at_mut((i + 1) * N);
+        let bi: &mut [f64; N] = (&mut head[i * N..])
+            .try_into()
+            .expect("block row has N lanes");
+        for j in i + 1..d {
+            let lji = l[j * d + i];
+            let bj = &done[(j - i - 1) * N..(j - i) * N];
+            for s in 0..N {
+                bi[s] -= lji * bj[s];
+            }
+        }
+        let r = inv_diag[i];
+        for v in bi.iter_mut() {
+            *v *= r;
+        }
+    }
+}
+
+fn lower_cols_dyn(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64], n: usize) {
+    debug_assert_eq!(b.len(), d * n);
+    for i in 0..d {
+        let (done, rest) = b.split_at_mut(i * n);
+        let bi = &mut rest[..n];
+        for j in 0..i {
+            let lij = l[i * d + j];
+            for (v, w) in bi.iter_mut().zip(&done[j * n..j * n + n]) {
+                *v -= lij * w;
+            }
+        }
+        let r = inv_diag[i];
+        bi.iter_mut().for_each(|v| *v *= r);
+    }
+}
+
+fn upper_cols_dyn(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64], n: usize) {
+    debug_assert_eq!(b.len(), d * n);
+    for i in (0..d).rev() {
+        let (head, done) = b.split_at_mut((i + 1) * n);
+        let bi = &mut head[i * n..];
+        for j in i + 1..d {
+            let lji = l[j * d + i];
+            for (v, w) in bi.iter_mut().zip(&done[(j - i - 1) * n..(j - i) * n]) {
+                *v -= lji * w;
+            }
+        }
+        let r = inv_diag[i];
+        bi.iter_mut().for_each(|v| *v *= r);
+    }
+}
+
+/// `out = a b` for row-major `a` (`m × k`) and `b` (`k × n`).
+pub fn matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize, out: &mut [f64]) {
+    debug_assert_eq!(a.len(), m * k);
+    debug_assert_eq!(b.len(), k * n);
+    debug_assert_eq!(out.len(), m * n);
+    out.fill(0.0);
+    for i in 0..m {
+        let oi = &mut out[i * n..i * n + n];
+        for p in 0..k {
+            let aip = a[i * k + p];
+            for (o, bv) in oi.iter_mut().zip(&b[p * n..p * n + n]) {
+                *o += aip * bv;
+            }
+        }
+    }
+}
+
+/// `out = a aᵀ` for a row-major square `a` (`d × d`).
+pub fn gram(a: &[f64], d: usize, out: &mut [f64]) {
+    for i in 0..d {
+        for j in 0..=i {
+            let s: f64 = a[i * d..i * d + d]
+                .iter()
+                .zip(&a[j * d..j * d + d])
+                .map(|(x, y)| x * y)
+                .sum();
+            out[i * d + j] = s;
+            out[j * d + i] = s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spd(d: usize, seed: u64) -> Vec<f64> {
+        // A deterministic well-conditioned SPD matrix: B Bᵀ + d I with B from a small LCG.
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        let b: Vec<f64> = (0..d * d).map(|_| next()).collect();
+        let mut a = vec![0.0; d * d];
+        gram(&b, d, &mut a);
+        for i in 0..d {
+            a[i * d + i] += d as f64;
+        }
+        a
+    }
+
+    #[test]
+    fn factor_reconstructs_and_solves() {
+        for d in [1, 2, 3, 5, 8, 9, 17] {
+            let a = spd(d, d as u64);
+            let c = Cholesky::new(&a, d).expect("spd");
+            let mut back = vec![0.0; d * d];
+            c.reconstruct(&mut back);
+            for (x, y) in a.iter().zip(&back) {
+                assert!((x - y).abs() < 1e-12 * (1.0 + x.abs()), "d = {d}");
+            }
+            // A (A⁻¹ e) = e, and the block solve agrees with the vector solve.
+            let e: Vec<f64> = (0..d).map(|i| (i as f64 + 1.0).sin()).collect();
+            let mut x = e.clone();
+            c.solve(&mut x);
+            let mut ax = vec![0.0; d];
+            matmul(&a, &x, d, d, 1, &mut ax);
+            for (u, v) in ax.iter().zip(&e) {
+                assert!((u - v).abs() < 1e-11, "d = {d}");
+            }
+            for ncols in [1, 3, BLOCK] {
+                let mut blk: Vec<f64> = (0..d * ncols).map(|k| (k as f64 * 0.37).cos()).collect();
+                let orig = blk.clone();
+                c.solve_cols(&mut blk, ncols);
+                for col in 0..ncols {
+                    let mut v: Vec<f64> = (0..d).map(|i| orig[i * ncols + col]).collect();
+                    c.solve(&mut v);
+                    for i in 0..d {
+                        assert!((v[i] - blk[i * ncols + col]).abs() < 1e-12);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn failing_pivot_is_reported() {
+        // [[1, 2], [2, 1]] has a negative second pivot.
+        assert_eq!(Cholesky::new(&[1.0, 2.0, 2.0, 1.0], 2), Err(1));
+        assert_eq!(Cholesky::new(&[-1.0, 0.0, 0.0, 1.0], 2), Err(0));
+        assert_eq!(Cholesky::new(&[f64::NAN, 0.0, 0.0, 1.0], 2), Err(0));
+        let mut big = spd(12, 3);
+        big[5 * 12 + 5] = -100.0;
+        assert_eq!(Cholesky::new(&big, 12).err(), Some(5));
+    }
+}

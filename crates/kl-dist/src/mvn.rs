@@ -1,0 +1,305 @@
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+
+use crate::linalg::{BLOCK, Cholesky, gram};
+use crate::{Density, Error};
+
+/// `½ ln 2π`.
+pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// A multivariate normal N(μ, Σ) of any dimension d ≥ 1, stored as its mean and the Cholesky factor
+/// `C` of Σ (never an inverse). `log det Σ = 2 Σ ln Cᵢᵢ`; quadratic forms are triangular solves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mvn {
+    mean: Vec<f64>,
+    cov: Vec<f64>,
+    chol: Cholesky,
+    /// `−d/2 ln 2π − ½ log det Σ`.
+    log_norm: f64,
+}
+
+impl Mvn {
+    /// N(mean, cov) with `cov` row-major `d × d`, `d = mean.len()`.
+    ///
+    /// Errors: an empty mean, a covariance of the wrong size, a non-finite entry (named with its
+    /// index), an asymmetric covariance (relative tolerance 1e-9, names the entries), or a
+    /// covariance that is not positive definite (names the failing Cholesky pivot).
+    pub fn new(mean: &[f64], cov: &[f64]) -> Result<Self, Error> {
+        let d = mean.len();
+        check_vector("mean", mean)?;
+        if cov.len() != d * d {
+            return Err(Error::DimensionMismatch {
+                what: "covariance",
+                expected: d * d,
+                got: cov.len(),
+            });
+        }
+        check_finite("covariance", cov)?;
+        for i in 0..d {
+            for j in 0..i {
+                let (upper, lower) = (cov[j * d + i], cov[i * d + j]);
+                let scale = upper.abs().max(lower.abs()).max(f64::MIN_POSITIVE);
+                if !((upper - lower).abs() <= 1e-9 * scale) {
+                    return Err(Error::Asymmetric {
+                        row: j,
+                        col: i,
+                        upper,
+                        lower,
+                    });
+                }
+            }
+        }
+        let chol = Cholesky::new(cov, d).map_err(|pivot| Error::NotPositiveDefinite { pivot })?;
+        // Symmetrize from the lower triangle, which is what was factored.
+        let mut sym = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                sym[i * d + j] = cov[i * d + j];
+                sym[j * d + i] = cov[i * d + j];
+            }
+        }
+        Ok(Self::from_parts(mean.to_vec(), sym, chol))
+    }
+
+    /// N(mean, L Lᵀ) for a square, not necessarily triangular, factor `l` (row-major `d × d`):
+    /// the model's own parameterization. A singular `l` is an error naming the failing pivot.
+    pub fn from_factor(mean: &[f64], l: &[f64]) -> Result<Self, Error> {
+        let d = mean.len();
+        check_vector("mean", mean)?;
+        if l.len() != d * d {
+            return Err(Error::DimensionMismatch {
+                what: "factor L",
+                expected: d * d,
+                got: l.len(),
+            });
+        }
+        check_finite("factor L", l)?;
+        let mut cov = vec![0.0; d * d];
+        gram(l, d, &mut cov);
+        let chol = Cholesky::new(&cov, d).map_err(|pivot| Error::SingularFactor { pivot })?;
+        Ok(Self::from_parts(mean.to_vec(), cov, chol))
+    }
+
+    fn from_parts(mean: Vec<f64>, cov: Vec<f64>, chol: Cholesky) -> Self {
+        let d = mean.len() as f64;
+        let log_norm = -d * HALF_LN_2PI - 0.5 * chol.log_det();
+        Mvn {
+            mean,
+            cov,
+            chol,
+            log_norm,
+        }
+    }
+
+    /// The dimension d.
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// μ.
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// Σ, row-major `d × d`.
+    pub fn covariance(&self) -> &[f64] {
+        &self.cov
+    }
+
+    /// The Cholesky factor of Σ.
+    pub fn cholesky(&self) -> &Cholesky {
+        &self.chol
+    }
+
+    /// `log det Σ`.
+    pub fn log_det_covariance(&self) -> f64 {
+        self.chol.log_det()
+    }
+
+    /// Differential entropy `½ d (1 + ln 2π) + ½ log det Σ`.
+    pub fn entropy(&self) -> f64 {
+        let d = self.dim() as f64;
+        0.5 * d + d * HALF_LN_2PI + 0.5 * self.chol.log_det()
+    }
+
+    /// p(x).
+    pub fn prob(&self, x: &[f64]) -> f64 {
+        self.log_prob(x).exp()
+    }
+
+    /// `−d/2 ln 2π − ½ log det Σ`: the log density at the mean.
+    pub(crate) fn log_norm(&self) -> f64 {
+        self.log_norm
+    }
+
+    /// Writes `r = C⁻¹ (x − μ)` for a block of up to `BLOCK` points (`pts`, row-major `m × d`) into
+    /// `r` (`d × BLOCK`, lane s = point s; unused lanes are zero) and returns nothing: the caller
+    /// reads quadratic forms and gradients from `r`.
+    #[inline]
+    pub(crate) fn whiten_block(&self, pts: &[f64], m: usize, r: &mut [f64]) {
+        let d = self.dim();
+        for i in 0..d {
+            let mu = self.mean[i];
+            let row = &mut r[i * BLOCK..i * BLOCK + BLOCK];
+            for s in 0..m {
+                row[s] = pts[s * d + i] - mu;
+            }
+            row[m..].fill(0.0);
+        }
+        self.chol.solve_lower_cols(r, BLOCK);
+    }
+
+    /// Squared norms of the lanes of a `d × BLOCK` block.
+    #[inline]
+    pub(crate) fn lane_sq_norms(r: &[f64], d: usize) -> [f64; BLOCK] {
+        let mut q = [0.0; BLOCK];
+        for i in 0..d {
+            for (qs, v) in q.iter_mut().zip(&r[i * BLOCK..i * BLOCK + BLOCK]) {
+                *qs += v * v;
+            }
+        }
+        q
+    }
+}
+
+impl Density for Mvn {
+    fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    fn log_prob(&self, x: &[f64]) -> f64 {
+        let d = self.dim();
+        assert_eq!(x.len(), d, "point has the wrong dimension");
+        with_buffer(d, |r| {
+            for ((ri, xi), mi) in r.iter_mut().zip(x).zip(&self.mean) {
+                *ri = xi - mi;
+            }
+            self.chol.solve_lower(r);
+            self.log_norm - 0.5 * r.iter().map(|v| v * v).sum::<f64>()
+        })
+    }
+
+    fn grad_log_prob(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        let d = self.dim();
+        assert_eq!(x.len(), d, "point has the wrong dimension");
+        assert_eq!(grad.len(), d, "gradient has the wrong dimension");
+        for ((g, xi), mi) in grad.iter_mut().zip(x).zip(&self.mean) {
+            *g = xi - mi;
+        }
+        self.chol.solve_lower(grad);
+        let lp = self.log_norm - 0.5 * grad.iter().map(|v| v * v).sum::<f64>();
+        self.chol.solve_upper(grad);
+        grad.iter_mut().for_each(|g| *g = -*g);
+        lp
+    }
+
+    fn log_prob_batch(&self, points: &[f64], out: &mut [f64]) {
+        let d = self.dim();
+        assert_eq!(
+            points.len(),
+            out.len() * d,
+            "points must hold out.len() points of dimension d"
+        );
+        with_buffer(d * BLOCK, |r| {
+            for (pts, o) in points.chunks(d * BLOCK).zip(out.chunks_mut(BLOCK)) {
+                let m = o.len();
+                self.whiten_block(pts, m, r);
+                let q = Self::lane_sq_norms(r, d);
+                for (os, qs) in o.iter_mut().zip(q) {
+                    *os = self.log_norm - 0.5 * qs;
+                }
+            }
+        })
+    }
+
+    fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
+        let d = self.dim();
+        assert_eq!(
+            points.len(),
+            log_prob.len() * d,
+            "points must hold log_prob.len() points"
+        );
+        assert_eq!(
+            grad.len(),
+            points.len(),
+            "grad must have the shape of points"
+        );
+        with_buffer(d * BLOCK, |r| {
+            for ((pts, lp), g) in points
+                .chunks(d * BLOCK)
+                .zip(log_prob.chunks_mut(BLOCK))
+                .zip(grad.chunks_mut(d * BLOCK))
+            {
+                let m = lp.len();
+                self.whiten_block(pts, m, r);
+                let q = Self::lane_sq_norms(r, d);
+                for (ls, qs) in lp.iter_mut().zip(q) {
+                    *ls = self.log_norm - 0.5 * qs;
+                }
+                self.chol.solve_upper_cols(r, BLOCK);
+                for s in 0..m {
+                    for i in 0..d {
+                        g[s * d + i] = -r[i * BLOCK + s];
+                    }
+                }
+            }
+        })
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
+        let d = self.dim();
+        assert_eq!(out.len() % d, 0, "out must hold whole points");
+        with_buffer(d, |z| {
+            for x in out.chunks_mut(d) {
+                self.sample_one(rng, z, x);
+            }
+        })
+    }
+}
+
+impl Mvn {
+    /// One draw μ + C z into `x`, with `z` as scratch.
+    #[inline]
+    pub(crate) fn sample_one<R: Rng + ?Sized>(&self, rng: &mut R, z: &mut [f64], x: &mut [f64]) {
+        let d = self.dim();
+        for zi in z.iter_mut() {
+            *zi = rng.sample(StandardNormal);
+        }
+        let l = self.chol.factor();
+        for i in 0..d {
+            let row = &l[i * d..i * d + i + 1];
+            x[i] = self.mean[i] + row.iter().zip(&z[..=i]).map(|(a, b)| a * b).sum::<f64>();
+        }
+    }
+}
+
+pub(crate) fn check_vector(what: &'static str, v: &[f64]) -> Result<(), Error> {
+    if v.is_empty() {
+        return Err(Error::ZeroDimension { what });
+    }
+    check_finite(what, v)
+}
+
+pub(crate) fn check_finite(what: &'static str, v: &[f64]) -> Result<(), Error> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(Error::NonFinite {
+            what,
+            index,
+            value: v[index],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Runs `f` on a zeroed scratch slice of length `n`: on the stack when small, else one heap
+/// allocation for the whole call (never one per point).
+#[inline]
+pub(crate) fn with_buffer<T>(n: usize, f: impl FnOnce(&mut [f64]) -> T) -> T {
+    const STACK: usize = 512;
+    if n <= STACK {
+        let mut buf = [0.0; STACK];
+        f(&mut buf[..n])
+    } else {
+        f(&mut vec![0.0; n])
+    }
+}

@@ -1,0 +1,303 @@
+//! Reverse KL D(q ‖ p): by Monte Carlo with the reparameterization x = μ + L ε for any target, and
+//! in closed form for a Gaussian target.
+
+use kl_dist::linalg::matmul;
+use kl_dist::{Density, Mvn};
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+
+use crate::forward::check_len;
+use crate::model::Model;
+use crate::{Error, Objective};
+
+const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// Which gradient estimator [`ReverseKl`] returns. Both have the same expectation, ∇θ D(q ‖ p).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Estimator {
+    /// The total derivative of (1/n) Σ [log q(xᵢ; θ) − log p(xᵢ)] through xᵢ = μ + L εᵢ and through
+    /// q's parameters: what autodiff of the notebook's loss gives.
+    /// `∇μ = −ḡ`, `∇L = −L⁻ᵀ − (1/n) Σ gᵢ εᵢᵀ`, with gᵢ = ∇ log p(xᵢ).
+    Total,
+    /// "Sticking the landing" (Roeder, Wu & Duvenaud, 2017): the path derivative only, dropping the
+    /// score term whose expectation is zero. `∇μ = (1/n) Σ (−L⁻ᵀ εᵢ − gᵢ)`,
+    /// `∇L = (1/n) Σ (−L⁻ᵀ εᵢ − gᵢ) εᵢᵀ`. Exactly zero at q = p, whatever the draws.
+    Stl,
+}
+
+/// (1/n) Σ [log q(xᵢ) − log p(xᵢ)] with xᵢ = μ + L εᵢ, εᵢ ~ N(0, I): reverse KL by Monte Carlo,
+/// for any target that gives `log_prob` and `grad_log_prob`.
+///
+/// The objective owns its n draws ε; with them fixed the value is a deterministic function of θ.
+/// Since L⁻¹ (xᵢ − μ) = εᵢ, log q(xᵢ) = −d/2 ln 2π − ½ log det Σ − ½ ‖εᵢ‖² exactly, so q's part
+/// costs no solve per sample.
+#[derive(Debug, Clone)]
+pub struct ReverseKl<P> {
+    target: P,
+    estimator: Estimator,
+    n: usize,
+    model: Model,
+    /// ε, row-major n × d.
+    eps: Vec<f64>,
+    /// (1/n) Σ ‖εᵢ‖², ε̄ and E = (1/n) Σ εᵢ εᵢᵀ, refreshed by `resample`.
+    eps_sq_mean: f64,
+    eps_mean: Vec<f64>,
+    eps_outer: Vec<f64>,
+    /// Buffers: x (n × d), log p (n), ∇ log p (n × d), Lᵀ and a d × d product.
+    xs: Vec<f64>,
+    lp: Vec<f64>,
+    g: Vec<f64>,
+    lt: Vec<f64>,
+    tmp: Vec<f64>,
+}
+
+impl<P: Density> ReverseKl<P> {
+    /// The objective for `target` with `n_samples` draws of ε from `rng`.
+    pub fn new<R: Rng + ?Sized>(
+        target: P,
+        n_samples: usize,
+        estimator: Estimator,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
+        if n_samples == 0 {
+            return Err(Error::NoSamples);
+        }
+        let d = target.dim();
+        let mut obj = ReverseKl {
+            target,
+            estimator,
+            n: n_samples,
+            model: Model::new(d),
+            eps: vec![0.0; n_samples * d],
+            eps_sq_mean: 0.0,
+            eps_mean: vec![0.0; d],
+            eps_outer: vec![0.0; d * d],
+            xs: vec![0.0; n_samples * d],
+            lp: vec![0.0; n_samples],
+            g: vec![0.0; n_samples * d],
+            lt: vec![0.0; d * d],
+            tmp: vec![0.0; d * d],
+        };
+        obj.resample_with(rng);
+        Ok(obj)
+    }
+
+    /// Draws new ε from `rng` (n × d standard normals, sample by sample).
+    pub fn resample_with<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        for e in self.eps.iter_mut() {
+            *e = rng.sample(StandardNormal);
+        }
+        self.refresh_eps_stats();
+    }
+
+    /// Replaces ε (row-major n × d) by caller-given draws.
+    pub fn set_eps(&mut self, eps: &[f64]) -> Result<(), Error> {
+        if eps.len() != self.eps.len() {
+            return Err(Error::DimensionMismatch {
+                what: "eps",
+                expected: self.eps.len(),
+                got: eps.len(),
+            });
+        }
+        self.eps.copy_from_slice(eps);
+        self.refresh_eps_stats();
+        Ok(())
+    }
+
+    /// The current draws ε, row-major n × d.
+    pub fn eps(&self) -> &[f64] {
+        &self.eps
+    }
+
+    /// The current points xᵢ = μ + L εᵢ of the last evaluation.
+    pub fn points(&self) -> &[f64] {
+        &self.xs
+    }
+
+    /// The target.
+    pub fn target(&self) -> &P {
+        &self.target
+    }
+
+    /// The estimator in use.
+    pub fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
+    /// Number of draws n.
+    pub fn n_samples(&self) -> usize {
+        self.n
+    }
+
+    fn refresh_eps_stats(&mut self) {
+        let d = self.model.d;
+        let inv_n = 1.0 / self.n as f64;
+        self.eps_mean.fill(0.0);
+        self.eps_outer.fill(0.0);
+        let mut sq = 0.0;
+        for e in self.eps.chunks(d) {
+            for i in 0..d {
+                self.eps_mean[i] += e[i];
+                sq += e[i] * e[i];
+                for j in 0..d {
+                    self.eps_outer[i * d + j] += e[i] * e[j];
+                }
+            }
+        }
+        self.eps_mean.iter_mut().for_each(|v| *v *= inv_n);
+        self.eps_outer.iter_mut().for_each(|v| *v *= inv_n);
+        self.eps_sq_mean = sq * inv_n;
+    }
+
+    /// xᵢ = μ + L εᵢ for all i, as X = 1 μᵀ + ε Lᵀ.
+    fn push_forward(&mut self, theta: &[f64]) {
+        let d = self.model.d;
+        let (mu, l) = theta.split_at(d);
+        for i in 0..d {
+            for j in 0..d {
+                self.lt[j * d + i] = l[i * d + j];
+            }
+        }
+        matmul(&self.eps, &self.lt, self.n, d, d, &mut self.xs);
+        for x in self.xs.chunks_mut(d) {
+            x.iter_mut().zip(mu).for_each(|(x, m)| *x += m);
+        }
+    }
+
+    fn log_q_mean(&self) -> f64 {
+        let d = self.model.d as f64;
+        -d * HALF_LN_2PI - 0.5 * self.model.log_det() - 0.5 * self.eps_sq_mean
+    }
+
+    fn eval(&mut self, theta: &[f64], grad: Option<&mut [f64]>) -> Result<f64, Error> {
+        self.model.load(theta)?;
+        self.push_forward(theta);
+        let d = self.model.d;
+        let inv_n = 1.0 / self.n as f64;
+        let Some(grad) = grad else {
+            self.target.log_prob_batch(&self.xs, &mut self.lp);
+            return Ok(self.log_q_mean() - self.lp.iter().sum::<f64>() * inv_n);
+        };
+        check_len(grad, d)?;
+        self.target
+            .grad_log_prob_batch(&self.xs, &mut self.lp, &mut self.g);
+        let value = self.log_q_mean() - self.lp.iter().sum::<f64>() * inv_n;
+        let (gmu, gl) = grad.split_at_mut(d);
+        // ḡ into gmu and G = (1/n) Σ gᵢ εᵢᵀ = (1/n) gᵀ ε into gl, both negated.
+        gmu.fill(0.0);
+        gl.fill(0.0);
+        for (g, e) in self.g.chunks(d).zip(self.eps.chunks(d)) {
+            for i in 0..d {
+                gmu[i] += g[i];
+                let gi = g[i];
+                for (o, ej) in gl[i * d..i * d + d].iter_mut().zip(e) {
+                    *o += gi * ej;
+                }
+            }
+        }
+        gmu.iter_mut().for_each(|v| *v *= -inv_n);
+        gl.iter_mut().for_each(|v| *v *= -inv_n);
+        let w = &self.model.w;
+        match self.estimator {
+            Estimator::Total => {
+                gl.iter_mut().zip(w).for_each(|(o, w)| *o -= w);
+            }
+            Estimator::Stl => {
+                // ∇μ −= W ε̄; ∇L −= W E.
+                for i in 0..d {
+                    gmu[i] -= (0..d).map(|j| w[i * d + j] * self.eps_mean[j]).sum::<f64>();
+                }
+                matmul(w, &self.eps_outer, d, d, d, &mut self.tmp);
+                gl.iter_mut().zip(&self.tmp).for_each(|(o, t)| *o -= t);
+            }
+        }
+        Ok(value)
+    }
+}
+
+impl<P: Density> Objective for ReverseKl<P> {
+    fn dim(&self) -> usize {
+        self.model.d
+    }
+    fn value_and_grad(&mut self, theta: &[f64], grad: &mut [f64]) -> Result<f64, Error> {
+        self.eval(theta, Some(grad))
+    }
+    fn value(&mut self, theta: &[f64]) -> Result<f64, Error> {
+        self.eval(theta, None)
+    }
+    fn resample(&mut self, rng: &mut dyn rand::Rng) {
+        self.resample_with(rng);
+    }
+    fn is_stochastic(&self) -> bool {
+        true
+    }
+}
+
+/// D(q ‖ p) in closed form for a Gaussian target:
+/// `½ [tr(Σp⁻¹ Σ) + (μ − μp)ᵀ Σp⁻¹ (μ − μp) − d + log det Σp − log det Σ]`, with
+/// `∇μ = Σp⁻¹ (μ − μp)` and `∇L = Σp⁻¹ L − Σ⁻¹ L`.
+#[derive(Debug, Clone)]
+pub struct ReverseKlExact {
+    target: Mvn,
+    model: Model,
+    tmp: Vec<f64>,
+    delta: Vec<f64>,
+}
+
+impl ReverseKlExact {
+    /// The objective for the target `p`.
+    pub fn new(p: Mvn) -> Self {
+        let d = p.dim();
+        ReverseKlExact {
+            target: p,
+            model: Model::new(d),
+            tmp: vec![0.0; d * d],
+            delta: vec![0.0; d],
+        }
+    }
+
+    fn eval(&mut self, theta: &[f64], grad: Option<&mut [f64]>) -> Result<f64, Error> {
+        self.model.load(theta)?;
+        let d = self.model.d;
+        let (mu, l) = theta.split_at(d);
+        let cp = self.target.cholesky();
+        // tr(Σp⁻¹ L Lᵀ) = ‖Cp⁻¹ L‖²_F.
+        self.tmp.copy_from_slice(l);
+        cp.solve_lower_cols(&mut self.tmp, d);
+        let trace: f64 = self.tmp.iter().map(|v| v * v).sum();
+        for ((dl, m), t) in self.delta.iter_mut().zip(mu).zip(self.target.mean()) {
+            *dl = m - t;
+        }
+        let mut maha = 0.0;
+        if let Some(grad) = grad {
+            check_len(grad, d)?;
+            let (gmu, gl) = grad.split_at_mut(d);
+            gmu.copy_from_slice(&self.delta);
+            cp.solve_lower(gmu);
+            maha = gmu.iter().map(|v| v * v).sum();
+            cp.solve_upper(gmu);
+            cp.solve_upper_cols(&mut self.tmp, d);
+            for ((g, a), w) in gl.iter_mut().zip(&self.tmp).zip(&self.model.w) {
+                *g = a - w;
+            }
+        } else {
+            let mut z = self.delta.clone();
+            cp.solve_lower(&mut z);
+            maha = z.iter().map(|v| v * v).sum::<f64>() + maha;
+        }
+        Ok(0.5
+            * (trace + maha - d as f64 + self.target.log_det_covariance() - self.model.log_det()))
+    }
+}
+
+impl Objective for ReverseKlExact {
+    fn dim(&self) -> usize {
+        self.model.d
+    }
+    fn value_and_grad(&mut self, theta: &[f64], grad: &mut [f64]) -> Result<f64, Error> {
+        self.eval(theta, Some(grad))
+    }
+    fn value(&mut self, theta: &[f64]) -> Result<f64, Error> {
+        self.eval(theta, None)
+    }
+}
