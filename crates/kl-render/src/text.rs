@@ -1,0 +1,178 @@
+//! Text as filled glyph outlines (DejaVu Sans, matplotlib's default font).
+
+use ab_glyph::{Font, FontRef, GlyphId, OutlineCurve};
+use tiny_skia::{Path, PathBuilder, Transform};
+
+use crate::Error;
+
+/// Horizontal anchor of a text relative to its position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HAlign {
+    /// The text starts at the position.
+    Left,
+    /// The text is centred on the position.
+    Center,
+    /// The text ends at the position.
+    Right,
+}
+
+/// Vertical anchor of a text relative to its position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VAlign {
+    /// The baseline passes through the position.
+    Baseline,
+    /// The top of the tallest letters (ascender height) is at the position.
+    Top,
+    /// Capital letters are centred on the position.
+    Center,
+    /// The lowest descender is at the position.
+    Bottom,
+}
+
+/// DejaVu Sans ascender height of `l`, and descender depth of `p`, in em.
+const ASCENT_EM: f64 = 1556.0 / 2048.0;
+const DESCENT_EM: f64 = 426.0 / 2048.0;
+const CAP_EM: f64 = 1493.0 / 2048.0;
+
+pub(crate) struct TextEngine {
+    font: FontRef<'static>,
+    units_per_em: f64,
+}
+
+impl std::fmt::Debug for TextEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TextEngine(DejaVu Sans)")
+    }
+}
+
+impl TextEngine {
+    pub(crate) fn new() -> Result<Self, Error> {
+        let font = FontRef::try_from_slice(dejavu::sans::regular()).map_err(|_| Error::Font)?;
+        let units_per_em = f64::from(font.units_per_em().ok_or(Error::Font)?);
+        Ok(TextEngine { font, units_per_em })
+    }
+
+    fn glyphs(&self, text: &str) -> Vec<(GlyphId, f64)> {
+        // (glyph, pen x in font units)
+        let mut out = Vec::with_capacity(text.len());
+        let mut x = 0.0;
+        let mut prev: Option<GlyphId> = None;
+        for c in text.chars() {
+            let id = self.font.glyph_id(c);
+            if let Some(p) = prev {
+                x += f64::from(self.font.kern_unscaled(p, id));
+            }
+            out.push((id, x));
+            x += f64::from(self.font.h_advance_unscaled(id));
+            prev = Some(id);
+        }
+        out
+    }
+
+    /// Advance width of `text` at `size_px`.
+    pub(crate) fn width(&self, text: &str, size_px: f64) -> f64 {
+        let mut w = 0.0;
+        let mut prev: Option<GlyphId> = None;
+        for c in text.chars() {
+            let id = self.font.glyph_id(c);
+            if let Some(p) = prev {
+                w += f64::from(self.font.kern_unscaled(p, id));
+            }
+            w += f64::from(self.font.h_advance_unscaled(id));
+            prev = Some(id);
+        }
+        w * size_px / self.units_per_em
+    }
+
+    /// Offset from the anchor to the baseline start (in the text's own frame, y down).
+    pub(crate) fn anchor_offset(
+        &self,
+        text: &str,
+        size_px: f64,
+        h: HAlign,
+        v: VAlign,
+    ) -> (f64, f64) {
+        let w = self.width(text, size_px);
+        let dx = match h {
+            HAlign::Left => 0.0,
+            HAlign::Center => -w / 2.0,
+            HAlign::Right => -w,
+        };
+        let dy = match v {
+            VAlign::Baseline => 0.0,
+            VAlign::Top => ASCENT_EM * size_px,
+            VAlign::Center => CAP_EM * size_px / 2.0,
+            VAlign::Bottom => -DESCENT_EM * size_px,
+        };
+        (dx, dy)
+    }
+
+    /// Appends the outlines of `text` with its baseline start at the origin of `ts` (pixel
+    /// units, y down) to `pb`.
+    pub(crate) fn append_path(
+        &self,
+        pb: &mut PathBuilder,
+        text: &str,
+        size_px: f64,
+        ts: Transform,
+    ) {
+        let s = size_px / self.units_per_em;
+        for (id, pen) in self.glyphs(text) {
+            let Some(outline) = self.font.outline(id) else {
+                continue;
+            };
+            let map = |p: ab_glyph::Point| -> (f32, f32) {
+                let x = (pen + f64::from(p.x)) * s;
+                let y = -f64::from(p.y) * s;
+                let mut pt = tiny_skia::Point::from_xy(x as f32, y as f32);
+                ts.map_point(&mut pt);
+                (pt.x, pt.y)
+            };
+            let mut last: Option<ab_glyph::Point> = None;
+            for curve in &outline.curves {
+                let start = match curve {
+                    OutlineCurve::Line(a, _)
+                    | OutlineCurve::Quad(a, _, _)
+                    | OutlineCurve::Cubic(a, _, _, _) => *a,
+                };
+                if last != Some(start) {
+                    if last.is_some() {
+                        pb.close();
+                    }
+                    let (x, y) = map(start);
+                    pb.move_to(x, y);
+                }
+                match curve {
+                    OutlineCurve::Line(_, b) => {
+                        let (x, y) = map(*b);
+                        pb.line_to(x, y);
+                        last = Some(*b);
+                    }
+                    OutlineCurve::Quad(_, c, b) => {
+                        let (cx, cy) = map(*c);
+                        let (x, y) = map(*b);
+                        pb.quad_to(cx, cy, x, y);
+                        last = Some(*b);
+                    }
+                    OutlineCurve::Cubic(_, c1, c2, b) => {
+                        let (ax, ay) = map(*c1);
+                        let (bx, by) = map(*c2);
+                        let (x, y) = map(*b);
+                        pb.cubic_to(ax, ay, bx, by, x, y);
+                        last = Some(*b);
+                    }
+                }
+            }
+            if last.is_some() {
+                pb.close();
+            }
+        }
+    }
+
+    /// The outlines of `text` as one path (None for blank text).
+    pub(crate) fn path(&self, text: &str, size_px: f64, ts: Transform) -> Option<Path> {
+        let mut pb = PathBuilder::new();
+        self.append_path(&mut pb, text, size_px, ts);
+        pb.finish()
+    }
+}
