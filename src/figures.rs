@@ -1,0 +1,343 @@
+//! The figures of a run, as PNG/GIF bytes in memory: writing them, or comparing them with what is
+//! on disk (`figures --check`), is the caller's choice.
+//!
+//! For a 2-D experiment named `a-b` with `plot.prefix = "p"`:
+//! `p_target.png` (p's contours, viridis), `p_samples.png` (the first 200 samples),
+//! `a_b_kl.png` (a rows × cols grid of q's contours, inferno, over the samples, titled with the
+//! iteration each panel shows), `a_b_kl.gif` (one frame per iteration) and `a_b_kl_curves.png`
+//! (both exact KL directions against the iteration). Other dimensions get the KL curves only.
+
+use kl_dist::{Density, Mvn, density_grid};
+use kl_render::{
+    Axes, Colormap, ContourStyle, Figure, FigureSpec, Grid, LineStyle, MarkerStyle, Rgba,
+    encode_gif, encode_png, notebook_levels,
+};
+
+use crate::error::Error;
+use crate::run::Run;
+
+/// Samples drawn as dots (the notebook's `samples[:200]`).
+pub const N_DOTS: usize = 200;
+
+/// One produced file: its name inside the figures folder and its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Drawing options shared by all figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Style {
+    /// Pixel scale on top of the notebook's 72 dpi.
+    pub scale: f64,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style { scale: 1.0 }
+    }
+}
+
+pub(crate) fn render_err(name: &str) -> impl Fn(kl_render::Error) -> Error + '_ {
+    move |e| Error::Render {
+        path: name.into(),
+        message: e.to_string(),
+    }
+}
+
+/// The density of `d` on the plot grid, as an owned buffer.
+pub(crate) fn grid_values<D: Density + ?Sized>(d: &D, lim: [f64; 4], n: usize) -> Vec<f64> {
+    let mut v = vec![0.0; n * n];
+    density_grid(d, lim, n, n, &mut v).expect("a 2-D density on a validated extent");
+    v
+}
+
+/// Adds the notebook's contour layer of `values` to a panel.
+pub(crate) fn contour_layer(
+    panel: &mut kl_render::Panel,
+    values: &[f64],
+    n: usize,
+    lim: [f64; 4],
+    cmap: Colormap,
+    style: ContourStyle,
+) -> Result<(), kl_render::Error> {
+    let grid = Grid::new(values, n, n, lim)?;
+    let max = grid.max_value().unwrap_or(0.0);
+    if max > 0.0 {
+        panel.contour_styled(&grid, &notebook_levels(max), cmap, style)?;
+    }
+    panel.limits(lim);
+    Ok(())
+}
+
+/// The iterations shown by a grid of `panels` panels over `n_iters` updates: 0, s, 2s, … with
+/// `s = ⌈n_iters / panels⌉` (consecutive iterations when they fit, as in the notebook).
+pub fn shown_iterations(n_iters: usize, panels: usize) -> Vec<usize> {
+    let step = n_iters.div_ceil(panels.max(1)).max(1);
+    (0..panels)
+        .map(|k| k * step)
+        .take_while(|&k| k <= n_iters)
+        .collect()
+}
+
+/// Every figure of one run.
+pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
+    let exp = &run.experiment;
+    let plot = &exp.plot;
+    let stem = exp.name.replace('-', "_");
+    let mut out = Vec::new();
+    if run.trace.dim == 2 {
+        let dots = &run.samples[..run.samples.len().min(2 * N_DOTS)];
+        let (lim, n) = (plot.lim, plot.grid);
+        if let Some(p) = &run.target {
+            let name = format!("{}_target.png", plot.prefix);
+            let mut fig = Figure::new(FigureSpec::single().with_scale(style.scale))
+                .map_err(render_err(&name))?;
+            contour_layer(
+                fig.panel_mut(0, 0),
+                &grid_values(p, lim, n),
+                n,
+                lim,
+                Colormap::Viridis,
+                ContourStyle::plain(),
+            )
+            .map_err(render_err(&name))?;
+            out.push(png(&name, &fig)?);
+        }
+        let name = format!("{}_samples.png", plot.prefix);
+        let mut fig =
+            Figure::new(FigureSpec::single().with_scale(style.scale)).map_err(render_err(&name))?;
+        fig.panel_mut(0, 0)
+            .limits(lim)
+            .scatter(dots, MarkerStyle::notebook())
+            .map_err(render_err(&name))?;
+        out.push(png(&name, &fig)?);
+
+        // q at every iteration, computed once for the grid and the animation.
+        let models: Vec<Mvn> = (0..run.trace.iterations.len())
+            .map(|k| run.trace.model(k))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::Fit {
+                experiment: exp.name.clone(),
+                message: e.to_string(),
+            })?;
+        let q_grids: Vec<Vec<f64>> = models.iter().map(|q| grid_values(q, lim, n)).collect();
+
+        let name = format!("{stem}_kl.png");
+        let spec = FigureSpec {
+            rows: plot.rows,
+            cols: plot.cols,
+            width_in: 3.0 * plot.cols as f64,
+            height_in: 3.0 * plot.rows as f64,
+            dpi: 72.0,
+            scale: style.scale,
+        };
+        let mut fig = Figure::new(spec).map_err(render_err(&name))?;
+        for (panel_index, k) in shown_iterations(exp.n_iters, plot.rows * plot.cols)
+            .into_iter()
+            .enumerate()
+        {
+            let panel = fig.panel_mut(panel_index / plot.cols, panel_index % plot.cols);
+            panel
+                .scatter(dots, MarkerStyle::notebook())
+                .map_err(render_err(&name))?;
+            contour_layer(
+                panel,
+                &q_grids[k],
+                n,
+                lim,
+                Colormap::Inferno,
+                ContourStyle::notebook(),
+            )
+            .map_err(render_err(&name))?;
+            panel.title(&format!("iter: {k}"));
+        }
+        out.push(png(&name, &fig)?);
+
+        let name = format!("{stem}_kl.gif");
+        let mut frames = Vec::with_capacity(q_grids.len());
+        for (k, values) in q_grids.iter().enumerate() {
+            let mut fig = Figure::new(FigureSpec::single().with_scale(style.scale))
+                .map_err(render_err(&name))?;
+            let panel = fig.panel_mut(0, 0);
+            panel
+                .scatter(dots, MarkerStyle::notebook())
+                .map_err(render_err(&name))?;
+            contour_layer(
+                panel,
+                values,
+                n,
+                lim,
+                Colormap::Inferno,
+                ContourStyle::notebook(),
+            )
+            .map_err(render_err(&name))?;
+            panel.title(&format!("{} — iter: {k}", exp.name));
+            frames.push(fig.render().map_err(render_err(&name))?);
+        }
+        out.push(Output {
+            name: name.clone(),
+            bytes: encode_gif(&frames, 250).map_err(render_err(&name))?,
+        });
+    }
+    if run.target.is_some() {
+        out.push(kl_curves(run, style)?);
+    }
+    Ok(out)
+}
+
+fn png(name: &str, fig: &Figure) -> Result<Output, Error> {
+    let canvas = fig.render().map_err(render_err(name))?;
+    Ok(Output {
+        name: name.to_string(),
+        bytes: encode_png(&canvas).map_err(render_err(name))?,
+    })
+}
+
+/// matplotlib's first two default colours (tab:blue, tab:orange).
+pub(crate) fn tab10(k: usize) -> Rgba {
+    Rgba::tab10(k)
+}
+
+/// Both exact KL directions against the iteration, log scale.
+fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
+    let name = format!("{}_kl_curves.png", run.experiment.name.replace('-', "_"));
+    let its = &run.trace.iterations;
+    let fwd: Vec<[f64; 2]> = its
+        .iter()
+        .filter_map(|i| Some([i.iteration as f64, i.kl_forward?]))
+        .collect();
+    let rev: Vec<[f64; 2]> = its
+        .iter()
+        .filter_map(|i| Some([i.iteration as f64, i.kl_reverse?]))
+        .collect();
+    let mut fig = Figure::new(FigureSpec {
+        rows: 1,
+        cols: 1,
+        width_in: 6.4,
+        height_in: 4.8,
+        dpi: 72.0,
+        scale: style.scale,
+    })
+    .map_err(render_err(&name))?;
+    let positive = fwd.iter().chain(&rev).all(|p| p[1] > 0.0);
+    fig.panel_mut(0, 0)
+        .series(&fwd, LineStyle::solid(tab10(0), 1.5), "D(p ‖ q)  forward")
+        .series(&rev, LineStyle::solid(tab10(1), 1.5), "D(q ‖ p)  reverse")
+        .axes(Axes {
+            x_label: Some("iteration".into()),
+            y_label: Some("KL (nats)".into()),
+            log_y: positive,
+            legend: true,
+        })
+        .title(&format!(
+            "{} ({}, {})",
+            run.experiment.name, run.trace.objective, run.trace.optimizer
+        ));
+    png(&name, &fig)
+}
+
+/// The experiment files of a folder (`*.toml`), sorted by name.
+pub fn experiment_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        action: "list the experiments",
+        source,
+    })?;
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Runs every experiment file and collects their figures. Two experiments may write the same
+/// file name only with identical bytes. `progress` is told each file as it starts.
+pub fn all_figures(
+    files: &[std::path::PathBuf],
+    style: Style,
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<Output>, Error> {
+    let mut outputs: Vec<Output> = Vec::new();
+    let mut owner: Vec<String> = Vec::new();
+    for file in files {
+        progress(&file.display().to_string());
+        let exp = crate::config::load(file)?;
+        let run = crate::run::run(&exp)?;
+        for o in run_figures(&run, style)? {
+            match outputs.iter().position(|x| x.name == o.name) {
+                Some(i) if outputs[i].bytes == o.bytes => {}
+                Some(i) => {
+                    return Err(Error::Render {
+                        path: o.name.clone().into(),
+                        message: format!(
+                            "experiments {} and {} both draw this file, differently: give them different plot.prefix values",
+                            owner[i], exp.name
+                        ),
+                    });
+                }
+                None => {
+                    owner.push(exp.name.clone());
+                    outputs.push(o);
+                }
+            }
+        }
+    }
+    Ok(outputs)
+}
+
+/// Writes `outputs` into `dir` (atomically each) and removes figure files (`.png`, `.gif`) there
+/// that are no longer produced.
+pub fn write_all(dir: &std::path::Path, outputs: &[Output]) -> Result<(), Error> {
+    for o in outputs {
+        crate::run::write_atomic(&dir.join(&o.name), &o.bytes)?;
+    }
+    for stale in stale_files(dir, outputs)? {
+        std::fs::remove_file(&stale).map_err(|source| Error::Io {
+            path: stale.clone(),
+            action: "remove the stale figure",
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+fn stale_files(
+    dir: &std::path::Path,
+    outputs: &[Output],
+) -> Result<Vec<std::path::PathBuf>, Error> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut stale: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png" || x == "gif"))
+        .filter(|p| {
+            !outputs
+                .iter()
+                .any(|o| p.file_name().is_some_and(|n| n == o.name.as_str()))
+        })
+        .collect();
+    stale.sort();
+    Ok(stale)
+}
+
+/// Compares `outputs` with the files in `dir`: the files that differ, are missing, or are no
+/// longer produced. Empty means up to date.
+pub fn check_all(
+    dir: &std::path::Path,
+    outputs: &[Output],
+) -> Result<Vec<std::path::PathBuf>, Error> {
+    let mut differ = Vec::new();
+    for o in outputs {
+        let path = dir.join(&o.name);
+        match std::fs::read(&path) {
+            Ok(bytes) if bytes == o.bytes => {}
+            _ => differ.push(path),
+        }
+    }
+    differ.extend(stale_files(dir, outputs)?);
+    Ok(differ)
+}
