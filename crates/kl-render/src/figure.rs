@@ -149,8 +149,16 @@ impl ContourStyle {
         }
     }
 
-    /// Matplotlib's default `contour`: 1.5 pt lines, no halo (the notebook's target figure).
+    /// The notebook's target figure: 2 pt lines, no halo (measured on the reference).
     pub fn plain() -> ContourStyle {
+        ContourStyle {
+            width: 2.0,
+            halo: None,
+        }
+    }
+
+    /// Matplotlib's default `contour`: 1.5 pt lines, no halo.
+    pub fn matplotlib_default() -> ContourStyle {
         ContourStyle {
             width: 1.5,
             halo: None,
@@ -322,7 +330,7 @@ impl Panel {
     /// Scatter points from flat `x, y` pairs. An odd length is an error; pairs that are not
     /// finite are skipped.
     pub fn scatter(&mut self, xy: &[f64], style: MarkerStyle) -> Result<&mut Self, Error> {
-        if xy.len() % 2 != 0 {
+        if !xy.len().is_multiple_of(2) {
             return Err(Error::OddCoordinates { len: xy.len() });
         }
         let points = xy.chunks_exact(2).map(|c| [c[0], c[1]]).collect();

@@ -34,6 +34,28 @@ const ASCENT_EM: f64 = 1556.0 / 2048.0;
 const DESCENT_EM: f64 = 426.0 / 2048.0;
 const CAP_EM: f64 = 1493.0 / 2048.0;
 
+/// Below this size (px) glyphs get a light hinting, like FreeType's in matplotlib: x-height
+/// and cap height on whole pixels, left edges on whole pixels.
+const HINT_MAX_PX: f64 = 40.0;
+const X_HEIGHT_UNITS: f64 = 1120.0;
+const CAP_UNITS: f64 = 1493.0;
+
+/// Height above the baseline (px) of font unit height `u` at `s` px per unit.
+fn hint_y(u: f64, s: f64, size_px: f64) -> f64 {
+    if size_px > HINT_MAX_PX || u <= 0.0 {
+        return u * s;
+    }
+    let x = (X_HEIGHT_UNITS * s).round().max(1.0);
+    let c = (CAP_UNITS * s).round().max(x);
+    if u <= X_HEIGHT_UNITS {
+        u * x / X_HEIGHT_UNITS
+    } else if u <= CAP_UNITS {
+        x + (u - X_HEIGHT_UNITS) * (c - x) / (CAP_UNITS - X_HEIGHT_UNITS)
+    } else {
+        c + (u - CAP_UNITS) * s
+    }
+}
+
 pub(crate) struct TextEngine {
     font: FontRef<'static>,
     units_per_em: f64,
@@ -121,9 +143,16 @@ impl TextEngine {
             let Some(outline) = self.font.outline(id) else {
                 continue;
             };
+            // Light hinting for small sizes: the glyph's left edge on a whole pixel.
+            let shift = if size_px <= HINT_MAX_PX && ts.is_translate() {
+                let left = (pen + f64::from(outline.bounds.min.x)) * s + f64::from(ts.tx);
+                left.round() - left
+            } else {
+                0.0
+            };
             let map = |p: ab_glyph::Point| -> (f32, f32) {
-                let x = (pen + f64::from(p.x)) * s;
-                let y = -f64::from(p.y) * s;
+                let x = (pen + f64::from(p.x)) * s + shift;
+                let y = -hint_y(f64::from(p.y), s, size_px);
                 let mut pt = tiny_skia::Point::from_xy(x as f32, y as f32);
                 ts.map_point(&mut pt);
                 (pt.x, pt.y)
