@@ -11,6 +11,7 @@ const TICK_LEN_PT: f64 = 3.5;
 const TICK_PAD_PT: f64 = 3.5;
 const LABEL_PT: f64 = 10.0;
 const LABEL_PAD_PT: f64 = 4.0;
+const MINOR_LEN_PT: f64 = 2.0;
 
 /// A tick label: mantissa text and an optional superscript (for `10^k`).
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +101,27 @@ pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, TickLabel)> {
     }
     let labels = linear_labels(&out);
     out.into_iter().zip(labels).collect()
+}
+
+/// 2..9 × 10^k inside `[lo, hi]` (at most a few hundred).
+pub(crate) fn log_minor_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    if b - a > 40 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for e in a..=b {
+        for m in 2..=9 {
+            let v = f64::from(m) * 10f64.powi(e);
+            if v >= lo && v <= hi {
+                out.push(v);
+            }
+        }
+    }
+    out
 }
 
 fn label_width(engine: &TextEngine, l: &TickLabel, size: f64) -> f64 {
@@ -245,6 +267,22 @@ pub(crate) fn draw_axes(
     }
     if let Some(path) = pb.finish() {
         canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
+    }
+    if axes.log_y {
+        // Minor ticks at 2..9 × 10^k: 2 pt long, 0.6 pt wide.
+        let mut pb = PathBuilder::new();
+        for v in log_minor_ticks(lim[2], lim[3]) {
+            let Some((_, py)) = map.map([lim[0], v]) else {
+                continue;
+            };
+            let py = snap(f64::from(py), 0.6 * k);
+            pb.move_to(x0 as f32, py as f32);
+            pb.line_to((x0 - MINOR_LEN_PT * k) as f32, py as f32);
+        }
+        if let Some(path) = pb.finish() {
+            let (p, s) = black_stroke(0.6 * k);
+            canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
+        }
     }
     if let Some(xlab) = &axes.x_label {
         let y = label_top + size * (1556.0 + 426.0) / 2048.0 + LABEL_PAD_PT * k;

@@ -61,7 +61,15 @@ impl FigureSpec {
         self.dpi / 72.0 * self.scale
     }
 
-    /// The canvas size in pixels, `round(inches * dpi * scale)`.
+    /// The figure size in (fractional) pixels, `inches * dpi * scale`.
+    pub fn float_size(&self) -> (f64, f64) {
+        (
+            self.width_in * self.dpi * self.scale,
+            self.height_in * self.dpi * self.scale,
+        )
+    }
+
+    /// The canvas size in pixels, `floor(inches * dpi * scale)` as matplotlib's Agg canvas.
     pub fn pixel_size(&self) -> Result<(u32, u32), Error> {
         let check = |field: &'static str, v: f64| {
             if v.is_finite() && v > 0.0 {
@@ -86,8 +94,9 @@ impl FigureSpec {
                 value: 0.0,
             });
         }
-        let w = (self.width_in * self.dpi * self.scale).round();
-        let h = (self.height_in * self.dpi * self.scale).round();
+        // Matplotlib truncates: a 6.4 in figure at 72 dpi is 460 px wide, not 461.
+        let (w, h) = self.float_size();
+        let (w, h) = ((w + 1e-6).floor(), (h + 1e-6).floor());
         // tiny-skia's own limit is i32::MAX / 4 bytes per row; stay far below.
         const MAX: f64 = 32_767.0;
         if !(1.0..=MAX).contains(&w) || !(1.0..=MAX).contains(&h) {
@@ -578,12 +587,14 @@ impl Figure {
     /// The box of panel `row`, `col` in pixels, as matplotlib's `GridSpec` places it.
     pub fn panel_box(&self, row: usize, col: usize) -> PanelBox {
         let p = &self.params;
-        let (w, h) = (f64::from(self.width), f64::from(self.height));
+        // Positions are fractions of the unrounded figure size; Agg flips y about the
+        // whole-pixel canvas height.
+        let (w, h) = self.spec.float_size();
         let (rows, cols) = (self.spec.rows as f64, self.spec.cols as f64);
         let cell_w = (p.right - p.left) * w / (cols + p.wspace * (cols - 1.0));
         let cell_h = (p.top - p.bottom) * h / (rows + p.hspace * (rows - 1.0));
         let x0 = p.left * w + col as f64 * cell_w * (1.0 + p.wspace);
-        let y0 = (1.0 - p.top) * h + row as f64 * cell_h * (1.0 + p.hspace);
+        let y0 = f64::from(self.height) - p.top * h + row as f64 * cell_h * (1.0 + p.hspace);
         PanelBox {
             x0,
             y0,

@@ -125,7 +125,7 @@ fn radial(n: usize, shift: f64) -> (Vec<f64>, [f64; 4]) {
 fn circle_figure(shift: f64) -> Result<Canvas, kl_render::Error> {
     let (v, ext) = radial(48, shift);
     let grid = Grid::new(&v, 48, 48, ext)?;
-    let mut fig = Figure::new(small(1, 1, 2.0, 2.0))?;
+    let mut fig = Figure::new(small(1, 1, 1.6, 1.6))?;
     let levels = notebook_levels(grid.max_value().unwrap_or(1.0));
     fig.panel_mut(0, 0)
         .contour(&grid, &levels, Colormap::Inferno)?;
@@ -154,7 +154,7 @@ fn the_comparison_catches_a_misplaced_line() -> TestResult {
 fn dots_over_and_under_contours() -> TestResult {
     let (v, ext) = radial(40, 0.0);
     let grid = Grid::new(&v, 40, 40, ext)?;
-    let mut fig = Figure::new(small(1, 1, 2.0, 2.0))?;
+    let mut fig = Figure::new(small(1, 1, 1.6, 1.6))?;
     let levels = notebook_levels(1.0);
     let dots = [
         0.0, 0.0, 1.0, 1.0, -1.5, 0.5, 2.0, -2.0, 1.18, 0.0, 1.25, 0.1, -2.9, 2.9,
@@ -167,11 +167,11 @@ fn dots_over_and_under_contours() -> TestResult {
 
 #[test]
 fn titled_grid_of_panels() -> TestResult {
-    let mut fig = Figure::new(small(2, 2, 2.5, 2.5))?;
+    let mut fig = Figure::new(small(2, 2, 2.2, 2.2))?;
     for k in 0..4 {
         let (v, ext) = radial(24, 0.4 * k as f64);
         let grid = Grid::new(&v, 24, 24, ext)?;
-        let levels = notebook_levels(1.0);
+        let levels = linspace(0.0, 1.1, 5);
         let cmap = if k % 2 == 0 {
             Colormap::Viridis
         } else {
