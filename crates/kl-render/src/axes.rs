@@ -381,15 +381,14 @@ fn draw_legend(
             let [rr, g, b, a] = style.color.0;
             let mut p = Paint::default();
             p.set_color_rgba8(rr, g, b, a);
-            let dash = style.dash.as_ref().and_then(|d| {
-                tiny_skia::StrokeDash::new(d.iter().map(|x| (x * k) as f32).collect(), 0.0)
-            });
-            let s = Stroke {
-                width: (style.width * k) as f32,
-                dash,
-                ..Stroke::default()
+            let cap = if style.dash.is_some() {
+                LineCap::Butt
+            } else {
+                LineCap::Square
             };
-            canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
+            if let Some(s) = crate::figure::stroke(style.width * k, cap, style.dash.as_deref(), k) {
+                canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
+            }
         }
         draw_text(
             canvas,

@@ -692,18 +692,25 @@ fn paint(color: Rgba) -> Paint<'static> {
     p
 }
 
-fn stroke(width_px: f64, cap: LineCap, dash: Option<&[f64]>, k: f64) -> Stroke {
+/// A round-joined stroke, or `None` when the width is not a positive finite number (nothing
+/// is drawn, like matplotlib's `linewidth=0`). A dash pattern tiny-skia rejects (odd length,
+/// negative or all-zero lengths) draws a solid line.
+pub(crate) fn stroke(width_px: f64, cap: LineCap, dash: Option<&[f64]>, k: f64) -> Option<Stroke> {
+    if !(width_px.is_finite() && width_px > 0.0) {
+        return None;
+    }
+    let width_px = width_px.min(1.0e4);
     let dash = dash.and_then(|d| {
         let v: Vec<f32> = d.iter().map(|x| (x * k) as f32).collect();
         StrokeDash::new(v, 0.0)
     });
-    Stroke {
+    Some(Stroke {
         width: width_px as f32,
         line_cap: cap,
         line_join: LineJoin::Round,
         dash,
         ..Stroke::default()
-    }
+    })
 }
 
 fn draw_panel(
@@ -765,6 +772,10 @@ pub(crate) fn draw_text(
     color: Rgba,
     angle: f64,
 ) {
+    let finite = size_px.is_finite() && pos.0.is_finite() && pos.1.is_finite();
+    if !finite || size_px <= 0.0 || size_px > 1.0e4 {
+        return;
+    }
     let (dx, dy) = engine.anchor_offset(s, size_px, align.0, align.1);
     // Like Agg's text blits, start glyphs on whole pixels when upright.
     let ts = if angle == 0.0 {
@@ -833,18 +844,18 @@ fn draw_clipped_layers(
                         (pb.finish(), *color)
                     })
                     .collect();
-                if let Some((hw, hc)) = style.halo {
-                    let s = stroke(hw * k, LineCap::Butt, None, k);
-                    for (path, _) in &paths {
-                        if let Some(path) = path {
-                            layer.stroke_path(path, &paint(hc), &s, to_layer, None);
-                        }
+                if let Some((hw, hc)) = style.halo
+                    && let Some(s) = stroke(hw * k, LineCap::Butt, None, k)
+                {
+                    for path in paths.iter().filter_map(|(p, _)| p.as_ref()) {
+                        layer.stroke_path(path, &paint(hc), &s, to_layer, None);
                     }
                 }
-                let s = stroke(style.width * k, LineCap::Butt, None, k);
-                for (path, color) in &paths {
-                    if let Some(path) = path {
-                        layer.stroke_path(path, &paint(*color), &s, to_layer, None);
+                if let Some(s) = stroke(style.width * k, LineCap::Butt, None, k) {
+                    for (path, color) in &paths {
+                        if let Some(path) = path {
+                            layer.stroke_path(path, &paint(*color), &s, to_layer, None);
+                        }
                     }
                 }
             }
@@ -855,13 +866,14 @@ fn draw_clipped_layers(
             } => {
                 let mut pb = PathBuilder::new();
                 map.append(&mut pb, points, *closed);
-                if let Some(path) = pb.finish() {
-                    let cap = if style.dash.is_some() {
-                        LineCap::Butt
-                    } else {
-                        LineCap::Square
-                    };
-                    let s = stroke(style.width * k, cap, style.dash.as_deref(), k);
+                let cap = if style.dash.is_some() {
+                    LineCap::Butt
+                } else {
+                    LineCap::Square
+                };
+                if let Some(path) = pb.finish()
+                    && let Some(s) = stroke(style.width * k, cap, style.dash.as_deref(), k)
+                {
                     layer.stroke_path(&path, &paint(style.color), &s, to_layer, None);
                 }
             }
@@ -893,9 +905,10 @@ fn draw_scatter(
     } else {
         0.0
     };
-    let r = area.sqrt() / 2.0 * k;
+    // Capped so that a silly size cannot overflow the sprite's dimensions.
+    let r = (area.sqrt() / 2.0 * k).min(2048.0);
     let lw = if style.edge_width.is_finite() {
-        style.edge_width.max(0.0) * k
+        (style.edge_width.max(0.0) * k).min(2048.0)
     } else {
         0.0
     };
@@ -915,8 +928,7 @@ fn draw_scatter(
     if r > 0.0 {
         sprite.fill_path(&circle, &p, FillRule::Winding, Transform::identity(), None);
     }
-    if lw > 0.0 {
-        let s = stroke(lw, LineCap::Butt, None, k);
+    if let Some(s) = stroke(lw, LineCap::Butt, None, k) {
         sprite.stroke_path(&circle, &p, &s, Transform::identity(), None);
     }
     let pp = PixmapPaint::default();

@@ -242,3 +242,44 @@ fn panel_boxes_follow_matplotlib_subplot_params() -> TestResult {
     assert_eq!((hi.width(), hi.height()), (1728, 2160));
     Ok(())
 }
+
+#[test]
+fn silly_styles_draw_nothing_odd_but_do_not_panic() -> TestResult {
+    let mut fig = Figure::new(FigureSpec::single())?;
+    let pts = [[0.0, 0.0], [0.5, 1.0], [1.0, 0.0]];
+    fig.panel_mut(0, 0)
+        .limits([0.0, 1.0, 0.0, 1.0])
+        .scatter(
+            &[0.5, 0.5],
+            MarkerStyle {
+                area_pt2: 1.0e30,
+                color: Rgba::BLACK,
+                edge_width: f64::NAN,
+            },
+        )?
+        .scatter(
+            &[0.5, 0.5],
+            MarkerStyle {
+                area_pt2: -3.0,
+                color: Rgba::BLACK,
+                edge_width: f64::INFINITY,
+            },
+        )?
+        .polyline(&pts, kl_render::LineStyle::solid(Rgba::BLACK, -1.0))
+        .polyline(&pts, kl_render::LineStyle::solid(Rgba::BLACK, f64::NAN))
+        .polyline(
+            &pts,
+            kl_render::LineStyle {
+                color: Rgba::BLACK,
+                width: 1.0,
+                dash: Some(vec![0.0, 0.0]),
+            },
+        )
+        .polyline(&[], kl_render::LineStyle::solid(Rgba::BLACK, 1.0))
+        .text([0.5, 0.5], "nan", f64::NAN, Rgba::BLACK)
+        .text([0.5, 0.5], "huge", 1.0e12, Rgba::BLACK)
+        .text([f64::NAN, 0.5], "", 10.0, Rgba::BLACK)
+        .title("\u{1F600} \u{0} iter");
+    fig.render()?;
+    Ok(())
+}
