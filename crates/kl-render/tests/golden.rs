@@ -67,7 +67,11 @@ fn check(name: &str, canvas: &Canvas) -> TestResult {
         kl_render::write_png(&path, canvas)?;
         return Ok(());
     }
-    let golden = decode(&std::fs::read(&path).map_err(|e| {
+    check_against(&path, name, canvas)
+}
+
+fn check_against(path: &std::path::Path, name: &str, canvas: &Canvas) -> TestResult {
+    let golden = decode(&std::fs::read(path).map_err(|e| {
         format!(
             "{}: {e} (run with KL_RENDER_BLESS=1 to create it)",
             path.display()
@@ -144,9 +148,31 @@ fn the_comparison_catches_a_misplaced_line() -> TestResult {
     let b = circle_figure(0.3)?;
     let (n, _) = compare(&a, &b).ok_or("sizes differ")?;
     assert!(n > 10 * PIXEL_TOL, "only {n} pixels differ");
+    // Even a one-pixel move (0.07 data units at ~14 px per unit) is caught.
+    let (n, _) = compare(&a, &circle_figure(0.07)?).ok_or("sizes differ")?;
+    assert!(
+        n > 2 * PIXEL_TOL,
+        "only {n} pixels differ after a 1 px move"
+    );
     // And identical renders compare equal.
     let (n, _) = compare(&a, &circle_figure(0.0)?).ok_or("sizes differ")?;
     assert_eq!(n, 0);
+    Ok(())
+}
+
+#[test]
+fn a_mismatch_writes_the_rendered_and_diff_images() -> TestResult {
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir)?;
+    let wrong = dir.join("wrong-golden.png");
+    kl_render::write_png(&wrong, &circle_figure(0.5)?)?;
+    let err = check_against(&wrong, "self-test", &circle_figure(0.0)?)
+        .err()
+        .ok_or("a moved circle passed")?;
+    assert!(err.to_string().contains("pixels differ"), "{err}");
+    let diff = image::open(dir.join("self-test.diff.png"))?;
+    assert_eq!(diff.width(), 115);
+    assert!(dir.join("self-test.actual.png").exists());
     Ok(())
 }
 
