@@ -197,7 +197,7 @@ pub fn density_grid<D: Density + ?Sized>(
         return Err(Error::NotTwoDimensional { got: density.dim() });
     }
     for (axis, min, max) in [("x", extent[0], extent[1]), ("y", extent[2], extent[3])] {
-        if !(min < max) || !min.is_finite() || !max.is_finite() {
+        if !min.is_finite() || !max.is_finite() || min >= max {
             return Err(Error::BadExtent { axis, min, max });
         }
     }

@@ -7,6 +7,20 @@
 /// Sizes up to this use the hand-written factorization; larger ones go through faer.
 const SMALL: usize = 8;
 
+/// A pivot counts as positive only above `PIVOT_RTOL · d · aᵢᵢ`: the rounding error of computing
+/// it (`aᵢᵢ − Σₖ Cᵢₖ²`, plus that of forming `aᵢᵢ` as a Gram entry `Σₖ Lᵢₖ²`) is about
+/// `(i + 1) ε aᵢᵢ`, so a pivot below a few `d ε aᵢᵢ` is numerically zero: the matrix is singular to
+/// working precision (e.g. `L Lᵀ` of a rank-deficient `L`, whose computed last pivot is rounding
+/// noise of either sign). This rejects matrices with condition number ≳ 1/(4 d ε) ≈ 10¹⁴–10¹⁵.
+const PIVOT_RTOL: f64 = 4.0 * f64::EPSILON;
+
+/// Whether `s` is an acceptable `i`-th pivot of a `d × d` matrix with diagonal entry `aii`
+/// (NaN-safe: a NaN pivot fails).
+#[inline]
+fn pivot_ok(s: f64, aii: f64, d: usize) -> bool {
+    s > 0.0 && s.is_finite() && s > PIVOT_RTOL * d as f64 * aii
+}
+
 /// Lanes of the blocked kernels: points are processed `BLOCK` at a time, stored as `d × BLOCK`.
 pub const BLOCK: usize = 8;
 
@@ -93,8 +107,8 @@ impl Cholesky {
         debug_assert_eq!(x.len(), d);
         for i in (0..d).rev() {
             let mut acc = x[i];
-            for j in i + 1..d {
-                acc -= self.l[j * d + i] * x[j];
+            for (j, xj) in x.iter().enumerate().skip(i + 1) {
+                acc -= self.l[j * d + i] * xj;
             }
             x[i] = acc * self.inv_diag[i];
         }
@@ -156,8 +170,7 @@ fn cholesky_small(a: &[f64], d: usize, l: &mut [f64]) -> Result<(), usize> {
                 s -= l[i * d + k] * l[j * d + k];
             }
             if i == j {
-                // NaN-safe: a NaN pivot fails too.
-                if !(s > 0.0) || !s.is_finite() {
+                if !pivot_ok(s, a[i * d + i], d) {
                     return Err(i);
                 }
                 l[i * d + i] = s.sqrt();
@@ -188,8 +201,13 @@ fn cholesky_faer(a: &[f64], d: usize, l: &mut [f64]) -> Result<(), usize> {
             l[i * d + j] = if j <= i { f[(i, j)] } else { 0.0 };
         }
     }
-    // faer accepts tiny positive pivots; a NaN or inf anywhere is a failure too.
-    match (0..d).find(|&i| !(l[i * d + i] > 0.0) || !l[i * d + i].is_finite()) {
+    // faer accepts tiny positive pivots: apply the same test as the hand-written kernel (a NaN or
+    // inf anywhere is a failure too).
+    match (0..d).find(|&i| {
+        let lii = l[i * d + i];
+        // A NaN lii gives a NaN square, which fails `pivot_ok`.
+        lii <= 0.0 || !pivot_ok(lii * lii, a[i * d + i], d)
+    }) {
         Some(i) => Err(i),
         None => Ok(()),
     }

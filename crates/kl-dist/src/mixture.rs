@@ -38,7 +38,7 @@ impl Mixture {
                 got: c.dim(),
             });
         }
-        if let Some(index) = weights.iter().position(|w| !(*w >= 0.0)) {
+        if let Some(index) = weights.iter().position(|w| w.is_nan() || *w < 0.0) {
             return Err(Error::BadWeight {
                 index,
                 value: weights[index],
@@ -46,7 +46,8 @@ impl Mixture {
         }
         check_finite("weights", weights)?;
         let sum: f64 = weights.iter().sum();
-        if !((sum - 1.0).abs() <= 1e-6) {
+        // The weights are finite here, so the sum is not NaN.
+        if (sum - 1.0).abs() > 1e-6 {
             return Err(Error::WeightsSum { sum });
         }
         let weights: Vec<f64> = weights.iter().map(|w| w / sum).collect();

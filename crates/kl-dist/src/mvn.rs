@@ -39,7 +39,8 @@ impl Mvn {
             for j in 0..i {
                 let (upper, lower) = (cov[j * d + i], cov[i * d + j]);
                 let scale = upper.abs().max(lower.abs()).max(f64::MIN_POSITIVE);
-                if !((upper - lower).abs() <= 1e-9 * scale) {
+                // Both are finite (checked above).
+                if (upper - lower).abs() > 1e-9 * scale {
                     return Err(Error::Asymmetric {
                         row: j,
                         col: i,

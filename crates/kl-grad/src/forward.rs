@@ -140,7 +140,7 @@ impl ForwardKlSamples {
                 got: 0,
             });
         }
-        if samples.len() % dim != 0 {
+        if !samples.len().is_multiple_of(dim) {
             return Err(Error::DimensionMismatch {
                 what: "samples",
                 expected: samples.len().div_ceil(dim) * dim,

@@ -281,9 +281,9 @@ impl ReverseKlExact {
                 *g = a - w;
             }
         } else {
-            let mut z = self.delta.clone();
-            cp.solve_lower(&mut z);
-            maha = z.iter().map(|v| v * v).sum::<f64>() + maha;
+            // δ is not needed after this: whiten it in place (no allocation per evaluation).
+            cp.solve_lower(&mut self.delta);
+            maha += self.delta.iter().map(|v| v * v).sum::<f64>();
         }
         Ok(0.5
             * (trace + maha - d as f64 + self.target.log_det_covariance() - self.model.log_det()))

@@ -1,0 +1,164 @@
+//! Shared by the integration tests of `kl-dist` and `kl-grad` (the latter includes this file with
+//! `#[path]`): the one finite-difference gradient check, and proptest generators of
+//! well-conditioned targets and model parameters.
+#![allow(dead_code)]
+
+use kl_dist::{Mixture, Mvn};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+/// Step for coordinate `i`: `h = 1e-3 · max(1, |xᵢ|)`.
+const STEP: f64 = 1e-3;
+/// Relative tolerance of the comparison.
+pub const REL_TOL: f64 = 1e-6;
+/// Absolute floor, as a fraction of `max(1, |f(x)|)`.
+pub const ABS_FLOOR: f64 = 1e-8;
+
+/// The gradient of `f` at `x` by the five-point central stencil
+/// `[f(x − 2h) − 8 f(x − h) + 8 f(x + h) − f(x + 2h)] / 12h`, coordinate by coordinate.
+///
+/// Why this stencil and step: its truncation error is `h⁴ f⁽⁵⁾ / 30` and its rounding error about
+/// `ε_mach · (cond. of evaluating f) · |f| / h`. With `h = 1e-3` the first is ~1e-12 · f⁽⁵⁾ (the
+/// generators keep every covariance's eigenvalues ≳ 0.04, so f⁽⁵⁾ stays moderate) and the second
+/// ~1e-12 · |f| (allowing ~10 ulps of evaluation error): both far below the 1e-6 relative
+/// tolerance. The plain two-point difference would need h ~ 1e-5, where the two errors meet near
+/// 1e-10 · |f| and the relative check of small entries becomes fragile.
+pub fn finite_difference(f: &mut dyn FnMut(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+    let mut y = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            let h = STEP * x[i].abs().max(1.0);
+            let mut at = |k: f64| {
+                y[i] = x[i] + k * h;
+                let v = f(&y);
+                y[i] = x[i];
+                v
+            };
+            let (m2, m1, p1, p2) = (at(-2.0), at(-1.0), at(1.0), at(2.0));
+            (m2 - 8.0 * m1 + 8.0 * p1 - p2) / (12.0 * h)
+        })
+        .collect()
+}
+
+/// Checks an analytic gradient against [`finite_difference`], entry by entry:
+/// `|fd − g| ≤ 1e-6 · max(|fd|, |g|) + 1e-8 · max(1, |f(x)|)`.
+///
+/// The floor is for entries that are (near) zero, where no relative test is possible: the
+/// stencil's error is at most ~1e-11 · max(1, |f|) by the estimate above, and a real error in a
+/// gradient formula (a missing term, a transposed factor, a sign) is of the order of the other
+/// entries, i.e. ≥ 1e-3 for these generators — so 1e-8 leaves three decades of margin each way.
+pub fn check_gradient(
+    what: &str,
+    f: &mut dyn FnMut(&[f64]) -> f64,
+    x: &[f64],
+    analytic: &[f64],
+) -> Result<(), TestCaseError> {
+    if analytic.len() != x.len() {
+        return Err(TestCaseError::fail(format!(
+            "{what}: gradient has {} entries, x has {}",
+            analytic.len(),
+            x.len()
+        )));
+    }
+    let fx = f(x);
+    let fd = finite_difference(f, x);
+    let floor = ABS_FLOOR * fx.abs().max(1.0);
+    for (i, (a, n)) in analytic.iter().zip(&fd).enumerate() {
+        let err = (a - n).abs();
+        let tol = REL_TOL * a.abs().max(n.abs()) + floor;
+        if err.is_nan() || err > tol {
+            return Err(TestCaseError::fail(format!(
+                "{what}: entry {i}: analytic {a:e} vs finite difference {n:e} \
+                 (error {err:e} > tolerance {tol:e}) at x = {x:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A symmetric positive definite `d × d` matrix `B Bᵀ + 0.5 I`, `B` uniform in [-1, 1]:
+/// eigenvalues in [0.5, 0.5 + d²]. Exactly symmetric (computed once per pair).
+pub fn spd(d: usize) -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(-1.0..1.0f64, d * d).prop_map(move |b| {
+        let mut a = vec![0.0; d * d];
+        for i in 0..d {
+            for j in 0..=i {
+                let s: f64 = (0..d).map(|k| b[i * d + k] * b[j * d + k]).sum();
+                a[i * d + j] = s;
+                a[j * d + i] = s;
+            }
+            a[i * d + i] += 0.5;
+        }
+        a
+    })
+}
+
+/// A vector uniform in `[-r, r]ᵈ`.
+pub fn vector(d: usize, r: f64) -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(-r..r, d)
+}
+
+/// A normal with mean in [-2, 2]ᵈ and covariance from [`spd`].
+pub fn mvn(d: usize) -> impl Strategy<Value = Mvn> {
+    (vector(d, 2.0), spd(d)).prop_map(|(m, c)| Mvn::new(&m, &c).expect("generated SPD"))
+}
+
+/// A mixture of `k` components from [`mvn`], weights uniform in [0.1, 1] then normalized.
+pub fn mixture(d: usize, k: usize) -> impl Strategy<Value = Mixture> {
+    (
+        prop::collection::vec(0.1..1.0f64, k),
+        prop::collection::vec(mvn(d), k),
+    )
+        .prop_map(|(w, comps)| {
+            let s: f64 = w.iter().sum();
+            let w: Vec<f64> = w.iter().map(|v| v / s).collect();
+            Mixture::new(&w, comps).expect("generated weights are valid")
+        })
+}
+
+/// Model parameters θ = (μ, L): μ in [-2, 2]ᵈ, `L = s I + N` with s in [0.7, 1.5] and N uniform in
+/// [-0.1, 0.1] (full, not triangular). σ_min(L) ≥ s − ‖N‖_F ≥ 0.7 − 0.1·d ≥ 0.2 for d ≤ 5.
+pub fn theta(d: usize) -> impl Strategy<Value = Vec<f64>> {
+    (
+        vector(d, 2.0),
+        0.7..1.5f64,
+        prop::collection::vec(-0.1..0.1f64, d * d),
+    )
+        .prop_map(move |(mu, s, noise)| {
+            let mut t = mu;
+            t.extend(noise.iter().enumerate().map(
+                |(k, v)| {
+                    if k / d == k % d { s + v } else { *v }
+                },
+            ));
+            t
+        })
+}
+
+/// Builds an exactly symmetric SPD matrix from a seed-free formula (for fixed, non-proptest cases):
+/// `B Bᵀ + 0.5 I` with `B[i][j] = sin(1 + 3i + 7j + salt)`.
+pub fn fixed_spd(d: usize, salt: f64) -> Vec<f64> {
+    let b: Vec<f64> = (0..d * d)
+        .map(|k| (1.0 + 3.0 * (k / d) as f64 + 7.0 * (k % d) as f64 + salt).sin())
+        .collect();
+    let mut a = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..=i {
+            let s: f64 = (0..d).map(|k| b[i * d + k] * b[j * d + k]).sum();
+            a[i * d + j] = s;
+            a[j * d + i] = s;
+        }
+        a[i * d + i] += 0.5;
+    }
+    a
+}
+
+/// Asserts `|a − b| ≤ tol · max(1, |b|)` with a message.
+#[track_caller]
+pub fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= tol * b.abs().max(1.0),
+        "{what}: {a} vs {b} (difference {:e}, tolerance {tol:e} relative)",
+        (a - b).abs()
+    );
+}
