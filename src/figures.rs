@@ -187,7 +187,7 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
     Ok(out)
 }
 
-fn png(name: &str, fig: &Figure) -> Result<Output, Error> {
+pub(crate) fn png(name: &str, fig: &Figure) -> Result<Output, Error> {
     let canvas = fig.render().map_err(render_err(name))?;
     Ok(Output {
         name: name.to_string(),
@@ -253,33 +253,64 @@ pub fn experiment_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>
     Ok(files)
 }
 
-/// Runs every experiment file and collects their figures. Two experiments may write the same
-/// file name only with identical bytes. `progress` is told each file as it starts.
+/// Runs every experiment file (and, with `story`, the story figures of [`crate::story`]) and
+/// collects their figures, in file order. The jobs run on scoped threads; each is deterministic on
+/// its own, so the bytes do not depend on the thread count. Two experiments may write the same
+/// file name only with identical bytes. `progress` is told each job as it finishes.
 pub fn all_figures(
     files: &[std::path::PathBuf],
     style: Style,
+    story: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<Output>, Error> {
-    let mut outputs: Vec<Output> = Vec::new();
-    let mut owner: Vec<String> = Vec::new();
-    for file in files {
-        progress(&file.display().to_string());
+    let job = |file: &std::path::PathBuf| -> Result<(String, Vec<Output>), Error> {
         let exp = crate::config::load(file)?;
         let run = crate::run::run(&exp)?;
-        for o in run_figures(&run, style)? {
+        Ok((exp.name.clone(), run_figures(&run, style)?))
+    };
+    let results: Vec<(String, Result<(String, Vec<Output>), Error>)> = std::thread::scope(|s| {
+        let mut handles: Vec<_> = files
+            .iter()
+            .map(|f| (f.display().to_string(), s.spawn(move || job(f))))
+            .collect();
+        if story {
+            handles.push((
+                "story figures".to_string(),
+                s.spawn(move || Ok(("story".to_string(), crate::story::story_figures(style)?))),
+            ));
+        }
+        handles
+            .into_iter()
+            .map(|(label, h)| {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(Error::Render {
+                        path: label.clone().into(),
+                        message: "internal error: the job panicked".into(),
+                    })
+                });
+                progress(&label);
+                (label, r)
+            })
+            .collect()
+    });
+    let mut outputs: Vec<Output> = Vec::new();
+    let mut owner: Vec<String> = Vec::new();
+    for (_, result) in results {
+        let (who, produced) = result?;
+        for o in produced {
             match outputs.iter().position(|x| x.name == o.name) {
                 Some(i) if outputs[i].bytes == o.bytes => {}
                 Some(i) => {
                     return Err(Error::Render {
                         path: o.name.clone().into(),
                         message: format!(
-                            "experiments {} and {} both draw this file, differently: give them different plot.prefix values",
-                            owner[i], exp.name
+                            "experiments {} and {who} both draw this file, differently: give them different plot.prefix values",
+                            owner[i]
                         ),
                     });
                 }
                 None => {
-                    owner.push(exp.name.clone());
+                    owner.push(who.clone());
                     outputs.push(o);
                 }
             }

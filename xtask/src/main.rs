@@ -94,13 +94,10 @@ fn figures_cmd(rest: &[String]) -> Result<()> {
     let root = root();
     let files = figures::experiment_files(&root.join("experiments"))?;
     let bar = progress_bar(files.len() + 1);
-    let mut outputs = figures::all_figures(&files, style, |f| {
-        bar.set_message(f.to_string());
+    let outputs = figures::all_figures(&files, style, true, |f| {
+        bar.set_message(format!("done: {f}"));
         bar.inc(1);
     })?;
-    bar.set_message("the story figures");
-    outputs.extend(forward_backward_kl::story::story_figures(style)?);
-    bar.inc(1);
     bar.finish_and_clear();
     let dir = root.join("figures");
     if check {

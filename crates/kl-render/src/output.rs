@@ -15,7 +15,7 @@ pub fn encode_png(canvas: &Canvas) -> Result<Vec<u8>, Error> {
     let rgba = canvas.to_rgba8();
     let mut out = Vec::new();
     let encoder =
-        PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive);
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
     let result = if canvas.is_opaque() {
         let rgb: Vec<u8> = rgba
             .chunks_exact(4)
@@ -76,7 +76,7 @@ pub fn encode_gif(frames: &[Canvas], delay_ms: u32) -> Result<Vec<u8>, Error> {
     };
     let mut out = Vec::new();
     {
-        let mut encoder = GifEncoder::new_with_speed(&mut out, 10);
+        let mut encoder = GifEncoder::new_with_speed(&mut out, 30);
         encoder.set_repeat(Repeat::Infinite).map_err(enc_err)?;
         for f in frames {
             let img = RgbaImage::from_raw(f.width(), f.height(), f.to_rgba8()).ok_or(
