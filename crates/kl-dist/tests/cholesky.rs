@@ -12,7 +12,7 @@ fn dim_and_spd() -> impl Strategy<Value = (usize, Vec<f64>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(128, "proptest-regressions/cholesky.txt"))]
 
     #[test]
     fn hand_written_agrees_with_faer((d, a) in dim_and_spd()) {

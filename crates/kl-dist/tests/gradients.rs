@@ -27,7 +27,7 @@ fn mixture_case() -> impl Strategy<Value = (Mixture, Vec<f64>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(128, "proptest-regressions/gradients.txt"))]
 
     #[test]
     fn mvn_score_matches_finite_differences((p, x) in mvn_case()) {

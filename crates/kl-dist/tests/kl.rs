@@ -123,7 +123,7 @@ fn dimension_mismatch_is_an_error() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(64, "proptest-regressions/kl.txt"))]
 
     /// Gibbs' inequality, and zero at equality, for random normals.
     #[test]

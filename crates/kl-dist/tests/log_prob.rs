@@ -146,7 +146,7 @@ fn matches_scipy_logpdf_table() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(128, "proptest-regressions/log_prob.txt"))]
 
     /// statrs evaluates through nalgebra's Cholesky and an explicit precision matrix: an
     /// independent implementation.
@@ -326,7 +326,7 @@ fn mvn_batch_against_statrs_in_nine_dimensions() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(64, "proptest-regressions/log_prob.txt"))]
 
     /// `from_factor(μ, L)` is N(μ, L Lᵀ): the same density as `new(μ, L Lᵀ)` for any
     /// non-singular square L (here a random SPD matrix, used as a full factor).

@@ -184,8 +184,6 @@ fn a_non_finite_sample_is_located() {
         }) => assert!(value.is_nan()),
         other => panic!("expected NonFiniteSample at (3, 0), got {other:?}"),
     }
-    let e = ForwardKlSamples::new(&[0.0, f64::INFINITY], 1)
-        .err()
-        .expect("error");
+    let e = ForwardKlSamples::new(&[0.0, f64::INFINITY], 1).expect_err("error");
     assert_eq!(e.to_string(), "sample 1, coordinate 0 is inf");
 }

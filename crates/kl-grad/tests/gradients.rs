@@ -38,7 +38,7 @@ fn target(d: usize) -> impl Strategy<Value = AnyDensity> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(64, "proptest-regressions/gradients.txt"))]
 
     #[test]
     fn forward_kl_exact((p, th) in (1usize..=5).prop_flat_map(|d| (mvn(d), theta(d)))) {

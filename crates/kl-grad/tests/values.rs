@@ -21,7 +21,7 @@ fn model(th: &[f64], d: usize) -> Mvn {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(common::config(64, "proptest-regressions/values.txt"))]
 
     #[test]
     fn forward_kl_samples_is_the_mean_negative_log_likelihood(

@@ -5,7 +5,18 @@
 
 use kl_dist::{Mixture, Mvn};
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError};
+
+/// Proptest configuration with `cases` cases, failing cases persisted in `file` — a path
+/// relative to the crate root (cargo runs tests there), by convention
+/// `proptest-regressions/<test file>.txt` — and replayed first on every run.
+pub fn config(cases: u32, file: &'static str) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
+        ..ProptestConfig::default()
+    }
+}
 
 /// Step for coordinate `i`: `h = 1e-3 · max(1, |xᵢ|)`.
 const STEP: f64 = 1e-3;
