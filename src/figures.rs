@@ -31,11 +31,26 @@ pub struct Output {
 pub struct Style {
     /// Pixel scale on top of the notebook's 72 dpi.
     pub scale: f64,
+    /// Also draw what the notebook does not: the animation and the KL curves.
+    pub extras: bool,
 }
 
 impl Default for Style {
     fn default() -> Self {
-        Style { scale: 1.0 }
+        Style {
+            scale: 1.0,
+            extras: true,
+        }
+    }
+}
+
+impl Style {
+    /// Only the notebook's figures (target, samples, the grid), at its resolution.
+    pub fn notebook() -> Style {
+        Style {
+            scale: 1.0,
+            extras: false,
+        }
     }
 }
 
@@ -155,6 +170,9 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
         }
         out.push(png(&name, &fig)?);
 
+        if !style.extras {
+            return Ok(out);
+        }
         let name = format!("{stem}_kl.gif");
         let mut frames = Vec::with_capacity(q_grids.len());
         for (k, values) in q_grids.iter().enumerate() {
@@ -181,7 +199,7 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             bytes: encode_gif(&frames, 250).map_err(render_err(&name))?,
         });
     }
-    if run.target.is_some() {
+    if run.target.is_some() && style.extras {
         out.push(kl_curves(run, style)?);
     }
     Ok(out)
