@@ -271,6 +271,9 @@ pub fn experiment_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>
     Ok(files)
 }
 
+/// What one figure job gives: who produced the files, and the files.
+type JobResult = Result<(String, Vec<Output>), Error>;
+
 /// Runs every experiment file (and, with `story`, the story figures of [`crate::story`]) and
 /// collects their figures, in file order. The jobs run on scoped threads; each is deterministic on
 /// its own, so the bytes do not depend on the thread count. Two experiments may write the same
@@ -281,12 +284,12 @@ pub fn all_figures(
     story: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<Output>, Error> {
-    let job = |file: &std::path::PathBuf| -> Result<(String, Vec<Output>), Error> {
+    let job = |file: &std::path::PathBuf| -> JobResult {
         let exp = crate::config::load(file)?;
         let run = crate::run::run(&exp)?;
         Ok((exp.name.clone(), run_figures(&run, style)?))
     };
-    let results: Vec<(String, Result<(String, Vec<Output>), Error>)> = std::thread::scope(|s| {
+    let results: Vec<(String, JobResult)> = std::thread::scope(|s| {
         let mut handles: Vec<_> = files
             .iter()
             .map(|f| (f.display().to_string(), s.spawn(move || job(f))))
