@@ -293,8 +293,7 @@ pub fn load(path: &Path) -> Result<Experiment, Error> {
 /// Validates an experiment given as text; `path` names it in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Experiment, Error> {
     let cx = Ctx { path, text };
-    let raw: RawExperiment = toml::from_str(text)
-        .map_err(|e| cx.err(e.span(), "", e.message().trim_end().to_string()))?;
+    let raw: RawExperiment = toml::from_str(text).map_err(|e| toml_error(&cx, &e))?;
 
     let name = raw.name.get_ref().clone();
     if name.is_empty()
@@ -329,6 +328,144 @@ pub fn parse(text: &str, path: &Path) -> Result<Experiment, Error> {
         n_iters,
         plot,
     })
+}
+
+/// The sections every experiment file needs.
+const SECTIONS: [&str; 4] = ["target", "init", "objective", "optimizer"];
+
+/// A TOML or serde error, with the dotted key it is about: serde reports only a span (and, for a
+/// missing key, its bare name), so the key is found from the span in the parsed document.
+fn toml_error(cx: &Ctx, e: &toml::de::Error) -> Error {
+    let message = e.message().trim_end();
+    let Some(span) = e.span() else {
+        return cx.err(None, "", message);
+    };
+    let (doc, _) = toml::de::DeTable::parse_recoverable(cx.text);
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'));
+    if let Some(field) = missing {
+        // The span is the table that lacks the key: its header, or an inline table.
+        let mut table = String::new();
+        let found = !span.is_empty() && table_at(doc.get_ref(), &span, "", &mut table);
+        if !found && SECTIONS.contains(&field) {
+            return cx.err(
+                Some(span),
+                field,
+                format!("the section [{field}] is missing"),
+            );
+        }
+        let key = if found {
+            format!("{table}.{field}")
+        } else {
+            field.to_string()
+        };
+        return cx.err(Some(span), &key, "this key is required but missing");
+    }
+    let mut key = String::new();
+    key_at(doc.get_ref(), span.start, "", &mut key);
+    if key.is_empty() {
+        key = key_on_line(cx.text, span.start).unwrap_or_default();
+    }
+    cx.err(Some(span), &key, message)
+}
+
+/// For errors the parsed document cannot place (bad syntax, a duplicate key): the `key = ` on the
+/// line of `offset`, under the last `[table]` header above it.
+fn key_on_line(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.\" ".contains(c))
+    };
+    if !bare(key) {
+        return None;
+    }
+    let header = text[..start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        let inner = l.strip_prefix('[')?.split(']').next()?;
+        Some(inner.trim_start_matches('[').trim().to_string())
+    });
+    Some(match header {
+        Some(h) if bare(&h) => format!("{h}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
+/// Sets `out` to the deepest dotted key whose name or value contains byte `offset`.
+fn key_at(t: &toml::de::DeTable, offset: usize, prefix: &str, out: &mut String) {
+    for (k, v) in t {
+        let path = join_key(prefix, k.get_ref());
+        if (k.span().contains(&offset) || v.span().contains(&offset)) && path.len() > out.len() {
+            out.clone_from(&path);
+        }
+        value_key_at(v, offset, &path, out);
+    }
+}
+
+fn value_key_at(v: &Spanned<toml::de::DeValue>, offset: usize, path: &str, out: &mut String) {
+    match v.get_ref() {
+        toml::de::DeValue::Table(t) => key_at(t, offset, path, out),
+        toml::de::DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                let path = format!("{path}[{i}]");
+                if item.span().contains(&offset) && path.len() > out.len() {
+                    out.clone_from(&path);
+                }
+                value_key_at(item, offset, &path, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Finds the table whose span is `span`; sets `out` to its dotted key.
+fn table_at(
+    t: &toml::de::DeTable,
+    span: &std::ops::Range<usize>,
+    prefix: &str,
+    out: &mut String,
+) -> bool {
+    t.iter().any(|(k, v)| {
+        let path = join_key(prefix, k.get_ref());
+        value_table_at(v, span, &path, out)
+    })
+}
+
+fn value_table_at(
+    v: &Spanned<toml::de::DeValue>,
+    span: &std::ops::Range<usize>,
+    path: &str,
+    out: &mut String,
+) -> bool {
+    match v.get_ref() {
+        toml::de::DeValue::Table(t) => {
+            if v.span() == *span {
+                out.clear();
+                out.push_str(path);
+                return true;
+            }
+            table_at(t, span, path, out)
+        }
+        toml::de::DeValue::Array(a) => a
+            .iter()
+            .enumerate()
+            .any(|(i, item)| value_table_at(item, span, &format!("{path}[{i}]"), out)),
+        _ => false,
+    }
+}
+
+fn join_key(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
 }
 
 fn nums(v: &SVec) -> Vec<f64> {

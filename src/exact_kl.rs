@@ -188,7 +188,15 @@ pub fn expect_log_density_2d<D: Density + ?Sized>(
     let mid = 0.5 * (a + c);
     let sd_max = (mid + (0.25 * (a - c) * (a - c) + b * b).sqrt()).sqrt();
     let h_want = (min_sd / (4.0 * sd_max)).min(0.2);
-    let n = ((2.0 * RADIUS / h_want).ceil() as usize + 1).clamp(91, MAX_NODES);
+    // In f64 first: a huge (diverging) q makes `h_want` tiny, and the node count must saturate
+    // at MAX_NODES rather than overflow.
+    let steps = (2.0 * RADIUS / h_want).ceil();
+    let n = if steps.is_finite() {
+        (steps.min(MAX_NODES as f64) as usize).saturating_add(1)
+    } else {
+        MAX_NODES
+    }
+    .clamp(91, MAX_NODES);
     let h = 2.0 * RADIUS / (n - 1) as f64;
     let nodes: Vec<f64> = (0..n).map(|i| -RADIUS + h * i as f64).collect();
     let weights: Vec<f64> = nodes

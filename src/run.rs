@@ -74,8 +74,9 @@ pub struct Run {
 
 /// Runs an experiment.
 pub fn run(exp: &Experiment) -> Result<Run, Error> {
+    // Names the experiment and its file, so that a failed fit points at what to change.
     let fit_err = |message: String| Error::Fit {
-        experiment: exp.name.clone(),
+        experiment: format!("{} ({})", exp.name, exp.path.display()),
         message,
     };
     let mut rng = Pcg64::seed_from_u64(exp.seed);
@@ -141,16 +142,32 @@ pub fn run(exp: &Experiment) -> Result<Run, Error> {
         ),
     };
     let stochastic = objective.is_stochastic();
+    let scale = problem_scale(&exp.target, target.as_ref(), &theta0);
+    let limit = DIVERGENCE_FACTOR * scale;
     let records = kl_opt::minimize(&theta0, &mut optimizer, exp.n_iters, |k, theta, grad| {
+        if let Some((index, &value)) = theta.iter().enumerate().find(|(_, v)| v.abs() > limit) {
+            return Err(StepError::Diverged { index, value });
+        }
         if stochastic && k > 0 {
             objective.resample(&mut rng);
         }
-        objective.value_and_grad(theta, grad)
+        objective
+            .value_and_grad(theta, grad)
+            .map_err(StepError::Objective)
     })
     .map_err(|e| {
-        let message = match std::error::Error::source(&e) {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
+        let message = match &e {
+            kl_opt::Error::Objective {
+                iteration,
+                source: StepError::Diverged { index, value },
+            } => format!(
+                "iteration {iteration}: the fit diverged: parameter {index} is {value:e}, beyond \
+                 {DIVERGENCE_FACTOR:e} × the problem's scale ({scale}); lower the learning rate"
+            ),
+            _ => match std::error::Error::source(&e) {
+                Some(source) => format!("{e}: {source}"),
+                None => e.to_string(),
+            },
         };
         fit_err(message)
     })?;
@@ -207,6 +224,47 @@ pub fn run(exp: &Experiment) -> Result<Run, Error> {
         samples,
         trace,
     })
+}
+
+/// A parameter beyond this many times the problem's scale means the fit has diverged (the loss
+/// may still be finite, with Σ = L Lᵀ astronomically large): the run stops there.
+const DIVERGENCE_FACTOR: f64 = 1e8;
+
+/// Why a step of the fit failed.
+#[derive(Debug)]
+enum StepError {
+    Objective(kl_grad::Error),
+    Diverged { index: usize, value: f64 },
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Objective(e) => e.fmt(f),
+            StepError::Diverged { index, value } => {
+                write!(f, "parameter {index} is {value:e}: the fit diverged")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
+
+/// The size of the problem: the largest of 1, the initial parameters, and the target's reach
+/// (|mean| + standard deviation, or the largest sample coordinate).
+fn problem_scale(spec: &TargetSpec, target: Option<&AnyDensity>, theta0: &[f64]) -> f64 {
+    let abs_max = |v: &[f64]| v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let reach = match (spec, target) {
+        (TargetSpec::Samples { data, .. }, _) => abs_max(data),
+        (_, Some(p)) => {
+            let d = p.dim();
+            let cov = p.covariance();
+            let var = (0..d).map(|i| cov[i * d + i]).fold(0.0_f64, f64::max);
+            abs_max(&p.mean()) + var.sqrt()
+        }
+        (_, None) => 0.0,
+    };
+    1.0_f64.max(abs_max(theta0)).max(reach)
 }
 
 /// The trace as pretty JSON (deterministic: shortest round-trip floats, fixed key order).
