@@ -1,0 +1,58 @@
+//! Shared fixtures of the benches: the notebook's mixture and a d = 16, K = 8 mixture.
+
+#![allow(dead_code)]
+
+use kl_dist::{Mixture, Mvn, linalg::gram};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use rand_pcg::Pcg64;
+
+/// The notebook's 2-component mixture (experiments/mixture-*.toml).
+pub fn notebook_mixture() -> Mixture {
+    let a = Mvn::new(&[0.5, -0.7], &[1.0, 1.0, 1.0, 2.0]).expect("valid");
+    let b = Mvn::new(&[-2.5, 2.5], &[0.5, 0.1, 0.1, 0.5]).expect("valid");
+    Mixture::new(&[0.8, 0.2], vec![a, b]).expect("valid")
+}
+
+/// A seeded, well-conditioned normal of dimension `d`: mean ~ N(shift, I), Σ = A Aᵀ / d + I / 2.
+pub fn random_normal(rng: &mut Pcg64, d: usize, shift: f64) -> Mvn {
+    let mean: Vec<f64> = (0..d)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(&mut *rng);
+            shift + z
+        })
+        .collect();
+    let a: Vec<f64> = (0..d * d)
+        .map(|_| StandardNormal.sample(&mut *rng))
+        .collect();
+    let mut cov = vec![0.0; d * d];
+    gram(&a, d, &mut cov);
+    for (k, v) in cov.iter_mut().enumerate() {
+        *v /= d as f64;
+        if k % (d + 1) == 0 {
+            *v += 0.5;
+        }
+    }
+    Mvn::new(&mean, &cov).expect("positive definite")
+}
+
+/// A seeded K-component mixture of dimension `d` with unequal weights.
+pub fn random_mixture(d: usize, k: usize, seed: u64) -> Mixture {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let comps: Vec<Mvn> = (0..k)
+        .map(|i| random_normal(&mut rng, d, i as f64 - k as f64 / 2.0))
+        .collect();
+    let raw: Vec<f64> = (1..=k).map(|i| i as f64).collect();
+    let total: f64 = raw.iter().sum();
+    let w: Vec<f64> = raw.iter().map(|v| v / total).collect();
+    Mixture::new(&w, comps).expect("valid")
+}
+
+/// θ = (μ, L) with μ = 0 and L = s I.
+pub fn theta_isotropic(d: usize, s: f64) -> Vec<f64> {
+    let mut t = vec![0.0; d + d * d];
+    for i in 0..d {
+        t[d + i * d + i] = s;
+    }
+    t
+}
