@@ -250,6 +250,6 @@ fn reverse_kl_on_the_mixture_settles_on_one_component() {
     );
     // Mode seeking: q is narrower than the moment-matched Gaussian.
     let det = |c: &[f64]| c[0] * c[3] - c[1] * c[2];
-    assert!(det(q.covariance()) < det(&p.moment_matched().covariance().to_vec()));
+    assert!(det(q.covariance()) < det(p.moment_matched().covariance()));
     assert_eq!(Density::dim(&p), 2);
 }
