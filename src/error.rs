@@ -102,11 +102,6 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// The messages are self-contained (an I/O error's cause is part of its `Display`), so there is
+/// no separate `source` to print twice.
+impl std::error::Error for Error {}

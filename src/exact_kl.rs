@@ -140,6 +140,25 @@ impl ExactKl {
         }
     }
 
+    /// Whether the values for `q` carry the method's accuracy: always, except for quadrature
+    /// when q is so much wider than p's narrowest component (more than about 16×) that the grid
+    /// would need more than its cap of nodes per axis.
+    pub fn is_accurate(&self, q: &Mvn) -> bool {
+        match self.method {
+            KlMethod::Quadrature => {
+                let p_ok = match &self.target {
+                    AnyDensity::Mixture(m) => m
+                        .components()
+                        .iter()
+                        .all(|c| quadrature_steps(c.cholesky(), self.min_sd()) < MAX_NODES as f64),
+                    AnyDensity::Mvn(_) => true,
+                };
+                p_ok && quadrature_steps(q.cholesky(), self.min_sd()) < MAX_NODES as f64
+            }
+            _ => true,
+        }
+    }
+
     fn min_sd(&self) -> f64 {
         match &self.target {
             AnyDensity::Mvn(m) => min_eigen_2x2(m.covariance()).sqrt(),
@@ -174,6 +193,20 @@ fn min_eigen_2x2(a: &[f64]) -> f64 {
     mid - rad
 }
 
+/// Trapezoid steps per axis that resolve a length scale `min_sd` of p through the widest direction
+/// of `C` (`h ≤ min_sd / (4 σ_max(C))`, at most 0.2) over [−9, 9]. Computed in f64: a diverging q
+/// makes it huge, never an overflow.
+fn quadrature_steps(chol: &Cholesky, min_sd: f64) -> f64 {
+    let l = chol.factor();
+    // σ_max of C: the largest singular value, sqrt of the largest eigenvalue of C Cᵀ.
+    let (a, b, c) = (l[0] * l[0], l[0] * l[2], l[2] * l[2] + l[3] * l[3]);
+    let mid = 0.5 * (a + c);
+    let sd_max = (mid + (0.25 * (a - c) * (a - c) + b * b).sqrt()).sqrt();
+    let h_want = (min_sd / (4.0 * sd_max)).min(0.2);
+    let steps = (2.0 * RADIUS / h_want).ceil();
+    if steps.is_nan() { f64::INFINITY } else { steps }
+}
+
 /// `E_{N(mean, C Cᵀ)}[log p]` for a 2-D density by the trapezoid rule in whitened coordinates.
 /// `min_sd` is the smallest length scale of p, which the grid must resolve.
 pub fn expect_log_density_2d<D: Density + ?Sized>(
@@ -183,20 +216,8 @@ pub fn expect_log_density_2d<D: Density + ?Sized>(
     min_sd: f64,
 ) -> f64 {
     let l = chol.factor();
-    // σ_max of C: the largest singular value, sqrt of the largest eigenvalue of C Cᵀ.
-    let (a, b, c) = (l[0] * l[0], l[0] * l[2], l[2] * l[2] + l[3] * l[3]);
-    let mid = 0.5 * (a + c);
-    let sd_max = (mid + (0.25 * (a - c) * (a - c) + b * b).sqrt()).sqrt();
-    let h_want = (min_sd / (4.0 * sd_max)).min(0.2);
-    // In f64 first: a huge (diverging) q makes `h_want` tiny, and the node count must saturate
-    // at MAX_NODES rather than overflow.
-    let steps = (2.0 * RADIUS / h_want).ceil();
-    let n = if steps.is_finite() {
-        (steps.min(MAX_NODES as f64) as usize).saturating_add(1)
-    } else {
-        MAX_NODES
-    }
-    .clamp(91, MAX_NODES);
+    let n = (quadrature_steps(chol, min_sd).min(MAX_NODES as f64 - 1.0) as usize + 1)
+        .clamp(91, MAX_NODES);
     let h = 2.0 * RADIUS / (n - 1) as f64;
     let nodes: Vec<f64> = (0..n).map(|i| -RADIUS + h * i as f64).collect();
     let weights: Vec<f64> = nodes

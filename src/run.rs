@@ -174,6 +174,7 @@ pub fn run(exp: &Experiment) -> Result<Run, Error> {
 
     let kl = target.clone().map(|t| ExactKl::new(t, exp.seed));
     let mut iterations = Vec::with_capacity(records.len());
+    let mut inaccurate = Vec::new();
     for r in &records {
         let (mean, raw) = r.theta.split_at(d);
         let (kl_forward, kl_reverse) = match &kl {
@@ -181,6 +182,9 @@ pub fn run(exp: &Experiment) -> Result<Run, Error> {
                 let q = Mvn::from_factor(mean, raw)
                     .map_err(|e| fit_err(format!("iteration {}: the model: {e}", r.iteration)))?;
                 let (f, b) = kl.eval(&q);
+                if !kl.is_accurate(&q) {
+                    inaccurate.push(r.iteration.to_string());
+                }
                 if !(f.is_finite() && b.is_finite()) {
                     return Err(fit_err(format!(
                         "iteration {}: the exact KL is not finite",
@@ -215,7 +219,16 @@ pub fn run(exp: &Experiment) -> Result<Run, Error> {
         learning_rate: exp.optimizer.learning_rate(),
         n_iters: exp.n_iters,
         seed: exp.seed,
-        kl_method: kl.as_ref().map(|k| k.method().describe()),
+        kl_method: kl.as_ref().map(|k| {
+            let mut m = k.method().describe();
+            if !inaccurate.is_empty() {
+                m.push_str(&format!(
+                    "; at iterations {} q is too wide for the grid: those values are approximate",
+                    inaccurate.join(", ")
+                ));
+            }
+            m
+        }),
         iterations,
     };
     Ok(Run {
@@ -302,11 +315,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
-/// Runs `file` and writes `out/<name>/trace.json`; returns the run and the trace's path.
-pub fn fit_file(file: &Path, out: &Path) -> Result<(Run, PathBuf), Error> {
+/// Runs `file`, draws its figures, and only then writes `out/<name>/trace.json` and the figures
+/// (each atomically), so a failure at any stage leaves no new file behind. Returns the run and
+/// the paths written, the trace first.
+pub fn fit_file(
+    file: &Path,
+    out: &Path,
+    style: crate::figures::Style,
+) -> Result<(Run, Vec<PathBuf>), Error> {
     let exp = crate::config::load(file)?;
     let run = run(&exp)?;
-    let path = out.join(&exp.name).join("trace.json");
-    write_atomic(&path, &trace_json(&run.trace))?;
-    Ok((run, path))
+    let figures = crate::figures::run_figures(&run, style)?;
+    let dir = out.join(&exp.name);
+    let mut written = vec![dir.join("trace.json")];
+    write_atomic(&written[0], &trace_json(&run.trace))?;
+    for f in figures {
+        let path = dir.join(&f.name);
+        write_atomic(&path, &f.bytes)?;
+        written.push(path);
+    }
+    Ok((run, written))
 }

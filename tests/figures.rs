@@ -75,17 +75,27 @@ fn pipeline_writes_every_figure_decodable_and_reproducible() {
         let path = out.join(name);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{name} missing: {e}"));
         if name.ends_with(".gif") {
-            let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes)).expect("GIF header");
-            let decoded = decoder.into_frames().collect_frames().expect("GIF frames decode");
+            let decoder = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes))
+                .expect("GIF header");
+            let decoded = decoder
+                .into_frames()
+                .collect_frames()
+                .expect("GIF frames decode");
             assert_eq!(decoded.len(), *frames, "{name}: one frame per iteration");
             let first = decoded[0].buffer();
             assert_eq!((first.width(), first.height()), (*w, *h), "{name}");
         } else {
-            let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).expect("PNG decodes");
+            let img = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+                .expect("PNG decodes");
             assert_eq!((img.width(), img.height()), (*w, *h), "{name}");
         }
     }
-    assert!(!out.read_dir().expect("list").any(|e| e.expect("entry").file_name().to_string_lossy().contains(".tmp")));
+    assert!(!out.read_dir().expect("list").any(|e| {
+        e.expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp")
+    }));
 
     // A second run gives the same bytes, and the folder checks clean.
     let again = produce(&dir);
@@ -96,7 +106,10 @@ fn pipeline_writes_every_figure_decodable_and_reproducible() {
     std::fs::write(out.join("tiny_samples.png"), b"not a png").expect("overwrite");
     std::fs::write(out.join("leftover.png"), b"old").expect("leftover");
     let stale = figures::check_all(&out, &again).expect("check");
-    let stale: Vec<String> = stale.iter().map(|p| p.file_name().expect("name").to_string_lossy().into_owned()).collect();
+    let stale: Vec<String> = stale
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
     assert_eq!(stale, ["tiny_samples.png", "leftover.png"]);
     // Writing again repairs the first and removes the second.
     figures::write_all(&out, &again).expect("rewrite");
@@ -118,7 +131,10 @@ fn the_committed_figures_are_what_the_experiments_produce() {
     // What `cargo xtask figures --check` checks, for the notebook's three experiments.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let files = figures::experiment_files(&root.join("experiments")).expect("experiments/");
-    assert!(files.len() >= 3, "the notebook's three experiments are there");
+    assert!(
+        files.len() >= 3,
+        "the notebook's three experiments are there"
+    );
     let outputs = figures::all_figures(&files, Style::default(), false, |_| {}).expect("run");
     for name in [
         "gaussian_target.png",
@@ -129,8 +145,15 @@ fn the_committed_figures_are_what_the_experiments_produce() {
         "mixture_forward_kl.png",
         "mixture_reverse_kl.png",
     ] {
-        let o = outputs.iter().find(|o| o.name == name).unwrap_or_else(|| panic!("{name} is produced"));
-        let committed = std::fs::read(root.join("figures").join(name)).unwrap_or_else(|e| panic!("figures/{name}: {e}"));
-        assert!(committed == o.bytes, "figures/{name} is stale: run `cargo xtask figures`");
+        let o = outputs
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("{name} is produced"));
+        let committed = std::fs::read(root.join("figures").join(name))
+            .unwrap_or_else(|e| panic!("figures/{name}: {e}"));
+        assert!(
+            committed == o.bytes,
+            "figures/{name} is stale: run `cargo xtask figures`"
+        );
     }
 }

@@ -138,12 +138,7 @@ fn fit_cmd(rest: &[String]) -> Result<()> {
         bail!("fit: no experiment file given\n{USAGE}")
     };
     let start = Instant::now();
-    let (run, trace_path) = forward_backward_kl::run::fit_file(&file, &out)?;
-    let dir = out.join(&run.experiment.name);
-    let outputs = figures::run_figures(&run, style)?;
-    for o in &outputs {
-        forward_backward_kl::run::write_atomic(&dir.join(&o.name), &o.bytes)?;
-    }
+    let (run, written) = forward_backward_kl::run::fit_file(&file, &out, style)?;
     let last = run
         .trace
         .iterations
@@ -158,8 +153,8 @@ fn fit_cmd(rest: &[String]) -> Result<()> {
             (Some(f), Some(r)) => format!(", D(p‖q) = {f:.6}, D(q‖p) = {r:.6}"),
             _ => String::new(),
         },
-        trace_path.display(),
-        outputs.len(),
+        written[0].display(),
+        written.len() - 1,
         start.elapsed().as_secs_f64()
     );
     Ok(())
