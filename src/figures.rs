@@ -213,6 +213,18 @@ pub(crate) fn png(name: &str, fig: &Figure) -> Result<Output, Error> {
     })
 }
 
+/// A single-panel figure of matplotlib's default size, 6.4 × 4.8 in, for line plots.
+pub(crate) fn line_plot_spec(style: Style) -> FigureSpec {
+    FigureSpec {
+        rows: 1,
+        cols: 1,
+        width_in: 6.4,
+        height_in: 4.8,
+        dpi: 72.0,
+        scale: style.scale,
+    }
+}
+
 /// matplotlib's first two default colours (tab:blue, tab:orange).
 pub(crate) fn tab10(k: usize) -> Rgba {
     Rgba::tab10(k)
@@ -230,15 +242,7 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
         .iter()
         .filter_map(|i| Some([i.iteration as f64, i.kl_reverse?]))
         .collect();
-    let mut fig = Figure::new(FigureSpec {
-        rows: 1,
-        cols: 1,
-        width_in: 6.4,
-        height_in: 4.8,
-        dpi: 72.0,
-        scale: style.scale,
-    })
-    .map_err(render_err(&name))?;
+    let mut fig = Figure::new(line_plot_spec(style)).map_err(render_err(&name))?;
     let positive = fwd.iter().chain(&rev).all(|p| p[1] > 0.0);
     fig.panel_mut(0, 0)
         .series(&fwd, LineStyle::solid(tab10(0), 1.5), "D(p ‖ q)  forward")

@@ -22,7 +22,9 @@ use rand_pcg::Pcg64;
 
 use crate::error::Error;
 use crate::exact_kl::ExactKl;
-use crate::figures::{Output, Style, contour_layer, grid_values, png, render_err, tab10};
+use crate::figures::{
+    Output, Style, contour_layer, grid_values, line_plot_spec, png, render_err, tab10,
+};
 
 const LIM: [f64; 4] = [-4.0, 4.0, -4.0, 4.0];
 const GRID: usize = 128;
@@ -300,15 +302,7 @@ fn estimator_variance(style: Style) -> Result<Output, Error> {
             curves[c].push([t, var.max(0.0).sqrt()]);
         }
     }
-    let mut fig = Figure::new(FigureSpec {
-        rows: 1,
-        cols: 1,
-        width_in: 6.4,
-        height_in: 4.8,
-        dpi: 72.0,
-        scale: style.scale,
-    })
-    .map_err(render_err(name))?;
+    let mut fig = Figure::new(line_plot_spec(style)).map_err(render_err(name))?;
     fig.panel_mut(0, 0)
         .series(
             &curves[0],
