@@ -43,9 +43,11 @@
 //! ```
 
 mod error;
+pub mod fastmath;
 pub mod linalg;
 mod mixture;
 mod mvn;
+mod par;
 
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
@@ -217,7 +219,7 @@ pub fn density_grid<D: Density + ?Sized>(
             pt[1] = y;
         }
         density.log_prob_batch(&row, o);
-        o.iter_mut().for_each(|v| *v = v.exp());
+        o.iter_mut().for_each(|v| *v = fastmath::exp(*v));
     }
     Ok(())
 }

@@ -21,8 +21,13 @@ fn pivot_ok(s: f64, aii: f64, d: usize) -> bool {
     s > 0.0 && s.is_finite() && s > PIVOT_RTOL * d as f64 * aii
 }
 
-/// Lanes of the blocked kernels: points are processed `BLOCK` at a time, stored as `d × BLOCK`.
+/// Lanes of the blocked kernels: points are processed `BLOCK` at a time, stored as `d × BLOCK`
+/// (the solves have fixed-width kernels for `BLOCK` and [`LANES`] columns).
 pub const BLOCK: usize = 8;
+
+/// Lanes of the density batch kernels: 16 points at a time, so that every triangular-solve row
+/// carries four independent 4-lane accumulators (a single chain is latency-bound).
+pub(crate) const LANES: usize = 16;
 
 /// The lower Cholesky factor `C` of a symmetric positive definite `A = C Cᵀ`, with what every
 /// solve needs: the reciprocal diagonal and `log det A`.
@@ -80,6 +85,12 @@ impl Cholesky {
         &self.l
     }
 
+    /// `1 / Cᵢᵢ` for each i.
+    #[inline(always)]
+    pub(crate) fn inv_diag(&self) -> &[f64] {
+        &self.inv_diag
+    }
+
     /// `log det A = 2 Σ ln Cᵢᵢ`.
     pub fn log_det(&self) -> f64 {
         self.log_det
@@ -122,8 +133,11 @@ impl Cholesky {
     }
 
     /// `B ← C⁻¹ B` for a row-major `d × ncols` block `b`.
+    #[inline(always)]
     pub fn solve_lower_cols(&self, b: &mut [f64], ncols: usize) {
-        if ncols == BLOCK {
+        if ncols == LANES {
+            lower_cols::<LANES>(&self.l, &self.inv_diag, self.d, b);
+        } else if ncols == BLOCK {
             lower_cols::<BLOCK>(&self.l, &self.inv_diag, self.d, b);
         } else {
             lower_cols_dyn(&self.l, &self.inv_diag, self.d, b, ncols);
@@ -131,8 +145,11 @@ impl Cholesky {
     }
 
     /// `B ← C⁻ᵀ B` for a row-major `d × ncols` block `b`.
+    #[inline(always)]
     pub fn solve_upper_cols(&self, b: &mut [f64], ncols: usize) {
-        if ncols == BLOCK {
+        if ncols == LANES {
+            upper_cols::<LANES>(&self.l, &self.inv_diag, self.d, b);
+        } else if ncols == BLOCK {
             upper_cols::<BLOCK>(&self.l, &self.inv_diag, self.d, b);
         } else {
             upper_cols_dyn(&self.l, &self.inv_diag, self.d, b, ncols);
@@ -229,27 +246,28 @@ pub fn cholesky_hand_written(a: &[f64], d: usize) -> Result<Vec<f64>, usize> {
     Ok(l)
 }
 
-#[inline]
+/// Forward substitution on a `d × N` block, row by row (dot-product form).
+#[inline(always)]
 fn lower_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64]) {
     debug_assert_eq!(b.len(), d * N);
     for i in 0..d {
         let (done, rest) = b.split_at_mut(i * N);
         let bi: &mut [f64; N] = (&mut rest[..N]).try_into().expect("block row has N lanes");
-        for j in 0..i {
-            let lij = l[i * d + j];
-            let bj = &done[j * N..j * N + N];
+        let mut acc = *bi;
+        for (bj, lij) in done.chunks_exact(N).zip(&l[i * d..i * d + i]) {
             for s in 0..N {
-                bi[s] -= lij * bj[s];
+                acc[s] -= lij * bj[s];
             }
         }
         let r = inv_diag[i];
-        for v in bi.iter_mut() {
-            *v *= r;
+        for (v, a) in bi.iter_mut().zip(acc) {
+            *v = a * r;
         }
     }
 }
 
-#[inline]
+/// Backward substitution `B ← C⁻ᵀ B` on a `d × N` block, row by row (dot-product form).
+#[inline(always)]
 fn upper_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64]) {
     debug_assert_eq!(b.len(), d * N);
     for i in (0..d).rev() {
@@ -257,16 +275,16 @@ fn upper_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f6
         let bi: &mut [f64; N] = (&mut head[i * N..])
             .try_into()
             .expect("block row has N lanes");
-        for j in i + 1..d {
-            let lji = l[j * d + i];
-            let bj = &done[(j - i - 1) * N..(j - i) * N];
+        let mut acc = *bi;
+        for (j, bj) in done.chunks_exact(N).enumerate() {
+            let lji = l[(i + 1 + j) * d + i];
             for s in 0..N {
-                bi[s] -= lji * bj[s];
+                acc[s] -= lji * bj[s];
             }
         }
         let r = inv_diag[i];
-        for v in bi.iter_mut() {
-            *v *= r;
+        for (v, a) in bi.iter_mut().zip(acc) {
+            *v = a * r;
         }
     }
 }

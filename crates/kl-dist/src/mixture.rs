@@ -1,7 +1,9 @@
 use rand::{Rng, RngExt};
 
-use crate::linalg::BLOCK;
-use crate::mvn::{check_finite, with_buffer};
+use crate::fastmath;
+use crate::linalg::LANES as BLOCK;
+use crate::mvn::{Scratch, check_finite, with_buffer};
+use crate::par::{Kernel, par_chunks, par_chunks2, vectorized};
 use crate::{Density, Error, Mvn};
 
 /// A finite mixture Σₖ wₖ N(μₖ, Σₖ) of K ≥ 1 normals of one dimension.
@@ -143,7 +145,7 @@ impl Mixture {
 
     /// Component log densities `aₖ = ln wₖ + log Nₖ` of a block of `m` points into `a` (`K × BLOCK`),
     /// and, when `u` is given (`K × d × BLOCK`), `Σₖ⁻¹ (x − μₖ)` for each component.
-    #[inline]
+    #[inline(always)]
     fn block_terms(&self, pts: &[f64], m: usize, a: &mut [f64], mut u: Option<&mut [f64]>) {
         let d = self.dim();
         let want_grad = u.is_some();
@@ -165,26 +167,195 @@ impl Mixture {
     }
 }
 
-/// Per lane, the max over components and `ln Σₖ exp(aₖ)` (the log-sum-exp).
-#[inline]
-fn lanes_logsumexp(a: &[f64], k_count: usize) -> [f64; BLOCK] {
+/// Per lane, the log-sum-exp `ln Σₖ exp(aₖ)` over the `K × BLOCK` block `a`, computed as
+/// `max + ln Σₖ exp(aₖ − max)`. Leaves the responsibilities `exp(aₖ − max) / Σ` in `a`.
+#[inline(always)]
+fn lanes_logsumexp(a: &mut [f64], k_count: usize) -> [f64; BLOCK] {
+    let a = &mut a[..k_count * BLOCK];
     let mut max = [f64::NEG_INFINITY; BLOCK];
-    for k in 0..k_count {
-        for (mx, v) in max.iter_mut().zip(&a[k * BLOCK..(k + 1) * BLOCK]) {
+    for ak in a.chunks_exact(BLOCK) {
+        for (mx, v) in max.iter_mut().zip(ak) {
             *mx = mx.max(*v);
         }
     }
     let mut sum = [0.0; BLOCK];
-    for k in 0..k_count {
-        for ((s, v), mx) in sum.iter_mut().zip(&a[k * BLOCK..(k + 1) * BLOCK]).zip(&max) {
-            *s += (v - mx).exp();
+    for ak in a.chunks_exact_mut(BLOCK) {
+        for ((v, s), mx) in ak.iter_mut().zip(sum.iter_mut()).zip(&max) {
+            *v = fastmath::exp(*v - mx);
+            *s += *v;
         }
     }
+    let mut inv = [0.0; BLOCK];
     let mut out = [0.0; BLOCK];
-    for ((o, mx), s) in out.iter_mut().zip(max).zip(sum) {
-        *o = mx + s.ln();
+    for (((o, i), mx), s) in out.iter_mut().zip(inv.iter_mut()).zip(max).zip(sum) {
+        *o = mx + fastmath::ln(s);
+        *i = 1.0 / s;
+    }
+    for ak in a.chunks_exact_mut(BLOCK) {
+        for (v, i) in ak.iter_mut().zip(&inv) {
+            *v *= i;
+        }
     }
     out
+}
+
+impl Mixture {
+    /// The d = 2 kernel of the component terms: for the lanes `x`, `y` of a block, `aₖ` into `a`
+    /// (`K × BLOCK`) and, when `u` is given (`K × 2 × BLOCK`), `Σₖ⁻¹ (x − μₖ)`. The same
+    /// operations in the same order as the general path (whiten, then back-substitute).
+    #[inline(always)]
+    fn terms_2d(
+        &self,
+        x: &[f64; BLOCK],
+        y: &[f64; BLOCK],
+        a: &mut [f64],
+        mut u: Option<&mut [f64]>,
+    ) {
+        for (k, c) in self.components.iter().enumerate() {
+            let (mu, l, inv) = (c.mean(), c.cholesky().factor(), c.cholesky().inv_diag());
+            let (m0, m1, l10, i0, i1) = (mu[0], mu[1], l[2], inv[0], inv[1]);
+            let base = self.log_weights[k] + c.log_norm();
+            let ak: &mut [f64; BLOCK] = (&mut a[k * BLOCK..(k + 1) * BLOCK])
+                .try_into()
+                .expect("BLOCK lanes");
+            let mut r0 = [0.0; BLOCK];
+            let mut r1 = [0.0; BLOCK];
+            for s in 0..BLOCK {
+                r0[s] = (x[s] - m0) * i0;
+                r1[s] = ((y[s] - m1) - l10 * r0[s]) * i1;
+                ak[s] = base - 0.5 * (r0[s] * r0[s] + r1[s] * r1[s]);
+            }
+            if let Some(u) = u.as_deref_mut() {
+                let uk = &mut u[k * 2 * BLOCK..(k + 1) * 2 * BLOCK];
+                let (u0, u1) = uk.split_at_mut(BLOCK);
+                for s in 0..BLOCK {
+                    let v1 = r1[s] * i1;
+                    u1[s] = v1;
+                    u0[s] = (r0[s] - l10 * v1) * i0;
+                }
+            }
+        }
+    }
+
+    /// Lanes of a block of up to `BLOCK` 2-D points (row-major), zero-padded.
+    #[inline(always)]
+    fn lanes_2d(pts: &[f64]) -> ([f64; BLOCK], [f64; BLOCK]) {
+        let mut x = [0.0; BLOCK];
+        let mut y = [0.0; BLOCK];
+        if let Ok(full) = <&[f64; 2 * BLOCK]>::try_from(pts) {
+            for s in 0..BLOCK {
+                x[s] = full[2 * s];
+                y[s] = full[2 * s + 1];
+            }
+        } else {
+            for (s, p) in pts.chunks_exact(2).enumerate() {
+                x[s] = p[0];
+                y[s] = p[1];
+            }
+        }
+        (x, y)
+    }
+
+    #[inline(always)]
+    fn log_prob_2d(&self, points: &[f64], out: &mut [f64]) {
+        let kc = self.n_components();
+        let mut scratch = Scratch::new();
+        let a = scratch.get(kc * BLOCK);
+        for (pts, o) in points.chunks(2 * BLOCK).zip(out.chunks_mut(BLOCK)) {
+            let (x, y) = Self::lanes_2d(pts);
+            self.terms_2d(&x, &y, a, None);
+            let lse = lanes_logsumexp(a, kc);
+            o.copy_from_slice(&lse[..o.len()]);
+        }
+    }
+
+    #[inline(always)]
+    fn grad_log_prob_2d(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
+        let kc = self.n_components();
+        let mut scratch = Scratch::new();
+        let buf = scratch.get(kc * BLOCK + kc * 2 * BLOCK);
+        let (a, u) = buf.split_at_mut(kc * BLOCK);
+        for ((pts, lp), g) in points
+            .chunks(2 * BLOCK)
+            .zip(log_prob.chunks_mut(BLOCK))
+            .zip(grad.chunks_mut(2 * BLOCK))
+        {
+            let (x, y) = Self::lanes_2d(pts);
+            self.terms_2d(&x, &y, a, Some(u));
+            let lse = lanes_logsumexp(a, kc);
+            lp.copy_from_slice(&lse[..lp.len()]);
+            let mut g0 = [0.0; BLOCK];
+            let mut g1 = [0.0; BLOCK];
+            for (rk, uk) in a.chunks_exact(BLOCK).zip(u.chunks_exact(2 * BLOCK)) {
+                let (u0, u1) = uk.split_at(BLOCK);
+                for s in 0..BLOCK {
+                    g0[s] -= rk[s] * u0[s];
+                    g1[s] -= rk[s] * u1[s];
+                }
+            }
+            if let Ok(full) = <&mut [f64; 2 * BLOCK]>::try_from(&mut *g) {
+                for s in 0..BLOCK {
+                    full[2 * s] = g0[s];
+                    full[2 * s + 1] = g1[s];
+                }
+            } else {
+                for (s, gs) in g.chunks_exact_mut(2).enumerate() {
+                    gs[0] = g0[s];
+                    gs[1] = g1[s];
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn log_prob_batch_impl(&self, points: &[f64], out: &mut [f64]) {
+        let (d, kc) = (self.dim(), self.n_components());
+        if d == 2 {
+            return self.log_prob_2d(points, out);
+        }
+        let mut scratch = Scratch::new();
+        let a = scratch.get(kc * BLOCK + d * BLOCK);
+        for (pts, o) in points.chunks(d * BLOCK).zip(out.chunks_mut(BLOCK)) {
+            self.block_terms(pts, o.len(), a, None);
+            let lse = lanes_logsumexp(a, kc);
+            o.copy_from_slice(&lse[..o.len()]);
+        }
+    }
+
+    #[inline(always)]
+    fn grad_log_prob_batch_impl(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
+        let (d, kc) = (self.dim(), self.n_components());
+        if d == 2 {
+            return self.grad_log_prob_2d(points, log_prob, grad);
+        }
+        let mut scratch = Scratch::new();
+        let buf = scratch.get(kc * BLOCK + kc * d * BLOCK);
+        let (a, u) = buf.split_at_mut(kc * BLOCK);
+        let mut acc = [0.0; BLOCK];
+        for ((pts, lp), g) in points
+            .chunks(d * BLOCK)
+            .zip(log_prob.chunks_mut(BLOCK))
+            .zip(grad.chunks_mut(d * BLOCK))
+        {
+            let m = lp.len();
+            self.block_terms(pts, m, a, Some(u));
+            // Responsibilities rₖ = exp(aₖ − lse) in place of aₖ.
+            let lse = lanes_logsumexp(a, kc);
+            lp.copy_from_slice(&lse[..m]);
+            for i in 0..d {
+                acc.fill(0.0);
+                for (rk, uk) in a.chunks_exact(BLOCK).zip(u.chunks_exact(d * BLOCK)) {
+                    let uki = &uk[i * BLOCK..i * BLOCK + BLOCK];
+                    for s in 0..BLOCK {
+                        acc[s] -= rk[s] * uki[s];
+                    }
+                }
+                for s in 0..m {
+                    g[s * d + i] = acc[s];
+                }
+            }
+        }
+    }
 }
 
 impl Density for Mixture {
@@ -211,13 +382,10 @@ impl Density for Mixture {
             out.len() * d,
             "points must hold out.len() points of dimension d"
         );
-        with_buffer(kc * BLOCK + d * BLOCK, |a| {
-            for (pts, o) in points.chunks(d * BLOCK).zip(out.chunks_mut(BLOCK)) {
-                self.block_terms(pts, o.len(), a, None);
-                let lse = lanes_logsumexp(a, kc);
-                o.copy_from_slice(&lse[..o.len()]);
-            }
-        })
+        let work = out.len() * kc * d * d;
+        par_chunks(work, points, d, out, 1, |p, o| {
+            vectorized(LogProbKernel(self, p, o))
+        });
     }
 
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
@@ -232,35 +400,10 @@ impl Density for Mixture {
             points.len(),
             "grad must have the shape of points"
         );
-        with_buffer(kc * BLOCK + kc * d * BLOCK, |buf| {
-            let (a, u) = buf.split_at_mut(kc * BLOCK);
-            for ((pts, lp), g) in points
-                .chunks(d * BLOCK)
-                .zip(log_prob.chunks_mut(BLOCK))
-                .zip(grad.chunks_mut(d * BLOCK))
-            {
-                let m = lp.len();
-                self.block_terms(pts, m, a, Some(u));
-                let lse = lanes_logsumexp(a, kc);
-                lp.copy_from_slice(&lse[..m]);
-                // Responsibilities rₖ = exp(aₖ − lse) in place of aₖ.
-                for k in 0..kc {
-                    for (av, l) in a[k * BLOCK..(k + 1) * BLOCK].iter_mut().zip(&lse) {
-                        *av = (*av - l).exp();
-                    }
-                }
-                g.fill(0.0);
-                for k in 0..kc {
-                    let rk = &a[k * BLOCK..(k + 1) * BLOCK];
-                    let uk = &u[k * d * BLOCK..(k + 1) * d * BLOCK];
-                    for s in 0..m {
-                        for i in 0..d {
-                            g[s * d + i] -= rk[s] * uk[i * BLOCK + s];
-                        }
-                    }
-                }
-            }
-        })
+        let work = log_prob.len() * kc * d * d;
+        par_chunks2(work, points, d, log_prob, grad, |p, l, g| {
+            vectorized(GradKernel(self, p, l, g))
+        });
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
@@ -274,5 +417,23 @@ impl Density for Mixture {
                 self.components[k].sample_one(rng, z, x);
             }
         })
+    }
+}
+
+struct LogProbKernel<'a>(&'a Mixture, &'a [f64], &'a mut [f64]);
+
+impl Kernel for LogProbKernel<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.log_prob_batch_impl(self.1, self.2);
+    }
+}
+
+struct GradKernel<'a>(&'a Mixture, &'a [f64], &'a mut [f64], &'a mut [f64]);
+
+impl Kernel for GradKernel<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.grad_log_prob_batch_impl(self.1, self.2, self.3);
     }
 }

@@ -1,7 +1,8 @@
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
-use crate::linalg::{BLOCK, Cholesky, gram};
+use crate::linalg::{Cholesky, LANES as BLOCK, gram};
+use crate::par::{Kernel, par_chunks, par_chunks2, vectorized};
 use crate::{Density, Error};
 
 /// `½ ln 2π`.
@@ -136,7 +137,7 @@ impl Mvn {
     /// Writes `r = C⁻¹ (x − μ)` for a block of up to `BLOCK` points (`pts`, row-major `m × d`) into
     /// `r` (`d × BLOCK`, lane s = point s; unused lanes are zero) and returns nothing: the caller
     /// reads quadratic forms and gradients from `r`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn whiten_block(&self, pts: &[f64], m: usize, r: &mut [f64]) {
         let d = self.dim();
         for i in 0..d {
@@ -151,7 +152,7 @@ impl Mvn {
     }
 
     /// Squared norms of the lanes of a `d × BLOCK` block.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lane_sq_norms(r: &[f64], d: usize) -> [f64; BLOCK] {
         let mut q = [0.0; BLOCK];
         for i in 0..d {
@@ -201,16 +202,10 @@ impl Density for Mvn {
             out.len() * d,
             "points must hold out.len() points of dimension d"
         );
-        with_buffer(d * BLOCK, |r| {
-            for (pts, o) in points.chunks(d * BLOCK).zip(out.chunks_mut(BLOCK)) {
-                let m = o.len();
-                self.whiten_block(pts, m, r);
-                let q = Self::lane_sq_norms(r, d);
-                for (os, qs) in o.iter_mut().zip(q) {
-                    *os = self.log_norm - 0.5 * qs;
-                }
-            }
-        })
+        let work = out.len() * d * d;
+        par_chunks(work, points, d, out, 1, |p, o| {
+            vectorized(LogProbKernel(self, p, o))
+        });
     }
 
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
@@ -225,26 +220,10 @@ impl Density for Mvn {
             points.len(),
             "grad must have the shape of points"
         );
-        with_buffer(d * BLOCK, |r| {
-            for ((pts, lp), g) in points
-                .chunks(d * BLOCK)
-                .zip(log_prob.chunks_mut(BLOCK))
-                .zip(grad.chunks_mut(d * BLOCK))
-            {
-                let m = lp.len();
-                self.whiten_block(pts, m, r);
-                let q = Self::lane_sq_norms(r, d);
-                for (ls, qs) in lp.iter_mut().zip(q) {
-                    *ls = self.log_norm - 0.5 * qs;
-                }
-                self.chol.solve_upper_cols(r, BLOCK);
-                for s in 0..m {
-                    for i in 0..d {
-                        g[s * d + i] = -r[i * BLOCK + s];
-                    }
-                }
-            }
-        })
+        let work = log_prob.len() * d * d;
+        par_chunks2(work, points, d, log_prob, grad, |p, l, g| {
+            vectorized(GradKernel(self, p, l, g))
+        });
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
@@ -259,6 +238,46 @@ impl Density for Mvn {
 }
 
 impl Mvn {
+    #[inline(always)]
+    fn log_prob_batch_impl(&self, points: &[f64], out: &mut [f64]) {
+        let d = self.dim();
+        let mut scratch = Scratch::new();
+        let r = scratch.get(d * BLOCK);
+        for (pts, o) in points.chunks(d * BLOCK).zip(out.chunks_mut(BLOCK)) {
+            let m = o.len();
+            self.whiten_block(pts, m, r);
+            let q = Self::lane_sq_norms(r, d);
+            for (os, qs) in o.iter_mut().zip(q) {
+                *os = self.log_norm - 0.5 * qs;
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn grad_log_prob_batch_impl(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
+        let d = self.dim();
+        let mut scratch = Scratch::new();
+        let r = scratch.get(d * BLOCK);
+        for ((pts, lp), g) in points
+            .chunks(d * BLOCK)
+            .zip(log_prob.chunks_mut(BLOCK))
+            .zip(grad.chunks_mut(d * BLOCK))
+        {
+            let m = lp.len();
+            self.whiten_block(pts, m, r);
+            let q = Self::lane_sq_norms(r, d);
+            for (ls, qs) in lp.iter_mut().zip(q) {
+                *ls = self.log_norm - 0.5 * qs;
+            }
+            self.chol.solve_upper_cols(r, BLOCK);
+            for s in 0..m {
+                for i in 0..d {
+                    g[s * d + i] = -r[i * BLOCK + s];
+                }
+            }
+        }
+    }
+
     /// One draw μ + C z into `x`, with `z` as scratch.
     #[inline]
     pub(crate) fn sample_one<R: Rng + ?Sized>(&self, rng: &mut R, z: &mut [f64], x: &mut [f64]) {
@@ -294,13 +313,63 @@ pub(crate) fn check_finite(what: &'static str, v: &[f64]) -> Result<(), Error> {
 
 /// Runs `f` on a zeroed scratch slice of length `n`: on the stack when small, else one heap
 /// allocation for the whole call (never one per point).
-#[inline]
+#[inline(always)]
 pub(crate) fn with_buffer<T>(n: usize, f: impl FnOnce(&mut [f64]) -> T) -> T {
+    const SMALL: usize = 64;
     const STACK: usize = 512;
-    if n <= STACK {
+    if n <= SMALL {
+        let mut buf = [0.0; SMALL];
+        f(&mut buf[..n])
+    } else if n <= STACK {
         let mut buf = [0.0; STACK];
         f(&mut buf[..n])
     } else {
         f(&mut vec![0.0; n])
+    }
+}
+
+/// Scratch space for the batch kernels, without a closure (so that everything inlines into the
+/// vectorized dispatch): a stack array, or one heap buffer when that is too small.
+pub(crate) struct Scratch {
+    stack: [f64; 512],
+    heap: Vec<f64>,
+}
+
+impl Scratch {
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        Scratch {
+            stack: [0.0; 512],
+            heap: Vec::new(),
+        }
+    }
+
+    /// A zeroed slice of length `n`.
+    #[inline(always)]
+    pub(crate) fn get(&mut self, n: usize) -> &mut [f64] {
+        if n <= self.stack.len() {
+            &mut self.stack[..n]
+        } else {
+            self.heap = vec![0.0; n];
+            &mut self.heap
+        }
+    }
+}
+
+struct LogProbKernel<'a>(&'a Mvn, &'a [f64], &'a mut [f64]);
+
+impl Kernel for LogProbKernel<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.log_prob_batch_impl(self.1, self.2);
+    }
+}
+
+struct GradKernel<'a>(&'a Mvn, &'a [f64], &'a mut [f64], &'a mut [f64]);
+
+impl Kernel for GradKernel<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.grad_log_prob_batch_impl(self.1, self.2, self.3);
     }
 }
