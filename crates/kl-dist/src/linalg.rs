@@ -326,16 +326,48 @@ pub fn matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize, out: &mut [f64
     debug_assert_eq!(a.len(), m * k);
     debug_assert_eq!(b.len(), k * n);
     debug_assert_eq!(out.len(), m * n);
-    out.fill(0.0);
-    for i in 0..m {
-        let oi = &mut out[i * n..i * n + n];
-        for p in 0..k {
-            let aip = a[i * k + p];
-            for (o, bv) in oi.iter_mut().zip(&b[p * n..p * n + n]) {
-                *o += aip * bv;
+    struct Op<'a>(&'a [f64], &'a [f64], usize, usize, usize, &'a mut [f64]);
+    impl crate::par::Kernel for Op<'_> {
+        #[inline(always)]
+        fn run(self) {
+            let Op(a, b, m, k, n, out) = self;
+            out.fill(0.0);
+            for (ai, oi) in a.chunks_exact(k).zip(out.chunks_exact_mut(n)).take(m) {
+                for (aip, bp) in ai.iter().zip(b.chunks_exact(n)) {
+                    for (o, bv) in oi.iter_mut().zip(bp) {
+                        *o += aip * bv;
+                    }
+                }
             }
         }
     }
+    if m * k * n >= 256 {
+        crate::par::vectorized(Op(a, b, m, k, n, out));
+    } else {
+        crate::par::Kernel::run(Op(a, b, m, k, n, out));
+    }
+}
+
+/// `out += aᵀ b` for row-major `a` (`r × m`) and `b` (`r × n`): `out[i][j] += Σₛ a[s][i] b[s][j]`,
+/// summed over the rows `s` in order (a sum of outer products; `out` is `m × n`).
+pub fn matmul_tn_acc(a: &[f64], b: &[f64], m: usize, n: usize, out: &mut [f64]) {
+    debug_assert_eq!(a.len() / m, b.len() / n);
+    debug_assert_eq!(out.len(), m * n);
+    struct Op<'a>(&'a [f64], &'a [f64], usize, usize, &'a mut [f64]);
+    impl crate::par::Kernel for Op<'_> {
+        #[inline(always)]
+        fn run(self) {
+            let Op(a, b, m, n, out) = self;
+            for (ar, br) in a.chunks_exact(m).zip(b.chunks_exact(n)) {
+                for (ari, oi) in ar.iter().zip(out.chunks_exact_mut(n)) {
+                    for (o, bv) in oi.iter_mut().zip(br) {
+                        *o += ari * bv;
+                    }
+                }
+            }
+        }
+    }
+    crate::par::vectorized(Op(a, b, m, n, out));
 }
 
 /// `out = a aᵀ` for a row-major square `a` (`d × d`).

@@ -2,7 +2,7 @@ use rand::{Rng, RngExt};
 
 use crate::fastmath;
 use crate::linalg::LANES as BLOCK;
-use crate::mvn::{Scratch, check_finite, with_buffer};
+use crate::mvn::{Scratch, check_finite, transpose_block, with_buffer};
 use crate::par::{Kernel, par_chunks, par_chunks2, vectorized};
 use crate::{Density, Error, Mvn};
 
@@ -146,7 +146,7 @@ impl Mixture {
     /// Component log densities `aₖ = ln wₖ + log Nₖ` of a block of `m` points into `a` (`K × BLOCK`),
     /// and, when `u` is given (`K × d × BLOCK`), `Σₖ⁻¹ (x − μₖ)` for each component.
     #[inline(always)]
-    fn block_terms(&self, pts: &[f64], m: usize, a: &mut [f64], mut u: Option<&mut [f64]>) {
+    fn block_terms(&self, xt: &[f64], a: &mut [f64], mut u: Option<&mut [f64]>) {
         let d = self.dim();
         let want_grad = u.is_some();
         for (k, c) in self.components.iter().enumerate() {
@@ -154,7 +154,7 @@ impl Mixture {
                 Some(u) => &mut u[k * d * BLOCK..(k + 1) * d * BLOCK],
                 None => &mut a[self.components.len() * BLOCK..],
             };
-            c.whiten_block(pts, m, r);
+            c.whiten_lanes(xt, r);
             let q = Mvn::lane_sq_norms(r, d);
             let base = self.log_weights[k] + c.log_norm();
             if want_grad {
@@ -314,9 +314,11 @@ impl Mixture {
             return self.log_prob_2d(points, out);
         }
         let mut scratch = Scratch::new();
-        let a = scratch.get(kc * BLOCK + d * BLOCK);
+        let buf = scratch.get(kc * BLOCK + 2 * d * BLOCK);
+        let (xt, a) = buf.split_at_mut(d * BLOCK);
         for (pts, o) in points.chunks(d * BLOCK).zip(out.chunks_mut(BLOCK)) {
-            self.block_terms(pts, o.len(), a, None);
+            transpose_block(pts, d, xt);
+            self.block_terms(xt, a, None);
             let lse = lanes_logsumexp(a, kc);
             o.copy_from_slice(&lse[..o.len()]);
         }
@@ -329,7 +331,8 @@ impl Mixture {
             return self.grad_log_prob_2d(points, log_prob, grad);
         }
         let mut scratch = Scratch::new();
-        let buf = scratch.get(kc * BLOCK + kc * d * BLOCK);
+        let buf = scratch.get(d * BLOCK + kc * BLOCK + kc * d * BLOCK);
+        let (xt, buf) = buf.split_at_mut(d * BLOCK);
         let (a, u) = buf.split_at_mut(kc * BLOCK);
         let mut acc = [0.0; BLOCK];
         for ((pts, lp), g) in points
@@ -338,7 +341,8 @@ impl Mixture {
             .zip(grad.chunks_mut(d * BLOCK))
         {
             let m = lp.len();
-            self.block_terms(pts, m, a, Some(u));
+            transpose_block(pts, d, xt);
+            self.block_terms(xt, a, Some(u));
             // Responsibilities rₖ = exp(aₖ − lse) in place of aₖ.
             let lse = lanes_logsumexp(a, kc);
             lp.copy_from_slice(&lse[..m]);

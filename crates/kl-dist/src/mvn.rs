@@ -151,6 +151,21 @@ impl Mvn {
         self.chol.solve_lower_cols(r, BLOCK);
     }
 
+    /// `r = C⁻¹ (x − μ)` for a block already in lanes (`xt`, `d × BLOCK`), into `r` (`d × BLOCK`).
+    #[inline(always)]
+    pub(crate) fn whiten_lanes(&self, xt: &[f64], r: &mut [f64]) {
+        for ((ri, xi), mu) in r
+            .chunks_exact_mut(BLOCK)
+            .zip(xt.chunks_exact(BLOCK))
+            .zip(&self.mean)
+        {
+            for (v, x) in ri.iter_mut().zip(xi) {
+                *v = x - mu;
+            }
+        }
+        self.chol.solve_lower_cols(r, BLOCK);
+    }
+
     /// Squared norms of the lanes of a `d × BLOCK` block.
     #[inline(always)]
     pub(crate) fn lane_sq_norms(r: &[f64], d: usize) -> [f64; BLOCK] {
@@ -325,6 +340,21 @@ pub(crate) fn with_buffer<T>(n: usize, f: impl FnOnce(&mut [f64]) -> T) -> T {
         f(&mut buf[..n])
     } else {
         f(&mut vec![0.0; n])
+    }
+}
+
+/// The lanes of a block of `m ≤ BLOCK` points (`pts`, row-major `m × d`): `xt` (`d × BLOCK`),
+/// lane s = point s, unused lanes zero.
+#[inline(always)]
+pub(crate) fn transpose_block(pts: &[f64], d: usize, xt: &mut [f64]) {
+    let m = pts.len() / d;
+    if m < BLOCK {
+        xt.fill(0.0);
+    }
+    for (s, p) in pts.chunks_exact(d).enumerate() {
+        for (i, v) in p.iter().enumerate() {
+            xt[i * BLOCK + s] = *v;
+        }
     }
 }
 

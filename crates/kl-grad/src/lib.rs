@@ -47,6 +47,7 @@ mod error;
 mod forward;
 mod model;
 mod reverse;
+mod ziggurat;
 
 pub use error::Error;
 pub use forward::{ForwardKlExact, ForwardKlSamples};

@@ -1,10 +1,9 @@
 //! Reverse KL D(q ‖ p): by Monte Carlo with the reparameterization x = μ + L ε for any target, and
 //! in closed form for a Gaussian target.
 
-use kl_dist::linalg::matmul;
+use kl_dist::linalg::{matmul, matmul_tn_acc};
 use kl_dist::{Density, Mvn};
-use rand::{Rng, RngExt};
-use rand_distr::StandardNormal;
+use rand::Rng;
 
 use crate::forward::check_len;
 use crate::model::Model;
@@ -82,10 +81,11 @@ impl<P: Density> ReverseKl<P> {
         Ok(obj)
     }
 
-    /// Draws new ε from `rng` (n × d standard normals, sample by sample).
+    /// Draws new ε from `rng` (n × d standard normals, sample by sample: the same values as
+    /// `rng.sample(StandardNormal)` in a loop).
     pub fn resample_with<R: Rng + ?Sized>(&mut self, rng: &mut R) {
         for e in self.eps.iter_mut() {
-            *e = rng.sample(StandardNormal);
+            *e = crate::ziggurat::standard_normal(rng);
         }
         self.refresh_eps_stats();
     }
@@ -129,24 +129,44 @@ impl<P: Density> ReverseKl<P> {
         self.n
     }
 
+    /// (1/n) Σ ‖εᵢ‖² always; ε̄ and E only for the STL estimator, the only one that uses them.
     fn refresh_eps_stats(&mut self) {
         let d = self.model.d;
         let inv_n = 1.0 / self.n as f64;
-        self.eps_mean.fill(0.0);
-        self.eps_outer.fill(0.0);
-        let mut sq = 0.0;
-        for e in self.eps.chunks(d) {
-            for i in 0..d {
-                self.eps_mean[i] += e[i];
-                sq += e[i] * e[i];
-                for j in 0..d {
-                    self.eps_outer[i * d + j] += e[i] * e[j];
-                }
+        // Eight fixed partial sums (vectorizes; the order does not depend on anything but n d).
+        let mut part = [0.0; 8];
+        let chunks = self.eps.chunks_exact(8);
+        let tail: f64 = chunks.remainder().iter().map(|e| e * e).sum();
+        for c in chunks {
+            for (p, e) in part.iter_mut().zip(c) {
+                *p += e * e;
             }
         }
-        self.eps_mean.iter_mut().for_each(|v| *v *= inv_n);
-        self.eps_outer.iter_mut().for_each(|v| *v *= inv_n);
-        self.eps_sq_mean = sq * inv_n;
+        self.eps_sq_mean = (part.iter().sum::<f64>() + tail) * inv_n;
+        if self.estimator == Estimator::Stl {
+            self.eps_mean.fill(0.0);
+            self.eps_outer.fill(0.0);
+            if d == 2 {
+                let mut acc = [0.0; 5];
+                for e in self.eps.chunks_exact(2) {
+                    acc[0] += e[0];
+                    acc[1] += e[1];
+                    acc[2] += e[0] * e[0];
+                    acc[3] += e[0] * e[1];
+                    acc[4] += e[1] * e[1];
+                }
+                self.eps_mean.copy_from_slice(&acc[..2]);
+                self.eps_outer
+                    .copy_from_slice(&[acc[2], acc[3], acc[3], acc[4]]);
+            } else {
+                for e in self.eps.chunks_exact(d) {
+                    self.eps_mean.iter_mut().zip(e).for_each(|(m, v)| *m += v);
+                }
+                matmul_tn_acc(&self.eps, &self.eps, d, d, &mut self.eps_outer);
+            }
+            self.eps_mean.iter_mut().for_each(|v| *v *= inv_n);
+            self.eps_outer.iter_mut().for_each(|v| *v *= inv_n);
+        }
     }
 
     /// xᵢ = μ + L εᵢ for all i, as X = 1 μᵀ + ε Lᵀ.
@@ -157,6 +177,14 @@ impl<P: Density> ReverseKl<P> {
             for j in 0..d {
                 self.lt[j * d + i] = l[i * d + j];
             }
+        }
+        if d == 2 {
+            let (l00, l01, l10, l11) = (l[0], l[1], l[2], l[3]);
+            for (x, e) in self.xs.chunks_exact_mut(2).zip(self.eps.chunks_exact(2)) {
+                x[0] = (e[0] * l00 + e[1] * l01) + mu[0];
+                x[1] = (e[0] * l10 + e[1] * l11) + mu[1];
+            }
+            return;
         }
         matmul(&self.eps, &self.lt, self.n, d, d, &mut self.xs);
         for x in self.xs.chunks_mut(d) {
@@ -186,14 +214,23 @@ impl<P: Density> ReverseKl<P> {
         // ḡ into gmu and G = (1/n) Σ gᵢ εᵢᵀ = (1/n) gᵀ ε into gl, both negated.
         gmu.fill(0.0);
         gl.fill(0.0);
-        for (g, e) in self.g.chunks(d).zip(self.eps.chunks(d)) {
-            for i in 0..d {
-                gmu[i] += g[i];
-                let gi = g[i];
-                for (o, ej) in gl[i * d..i * d + d].iter_mut().zip(e) {
-                    *o += gi * ej;
-                }
+        if d == 2 {
+            let mut acc = [0.0; 6];
+            for (g, e) in self.g.chunks_exact(2).zip(self.eps.chunks_exact(2)) {
+                acc[0] += g[0];
+                acc[1] += g[1];
+                acc[2] += g[0] * e[0];
+                acc[3] += g[0] * e[1];
+                acc[4] += g[1] * e[0];
+                acc[5] += g[1] * e[1];
             }
+            gmu.copy_from_slice(&acc[..2]);
+            gl.copy_from_slice(&acc[2..]);
+        } else {
+            for g in self.g.chunks_exact(d) {
+                gmu.iter_mut().zip(g).for_each(|(m, v)| *m += v);
+            }
+            matmul_tn_acc(&self.g, &self.eps, d, d, gl);
         }
         gmu.iter_mut().for_each(|v| *v *= -inv_n);
         gl.iter_mut().for_each(|v| *v *= -inv_n);
