@@ -40,6 +40,25 @@ fn log_prob(c: &mut Criterion) {
     g.finish();
 }
 
+/// The score batch the reverse-KL step calls, on its own.
+fn grad_log_prob(c: &mut Criterion) {
+    let mut g = c.benchmark_group("grad_log_prob");
+    for (d, k, n) in [(2, 2, 1000), (16, 8, 10_000)] {
+        let mix = if d == 2 {
+            common::notebook_mixture()
+        } else {
+            common::random_mixture(d, k, 5)
+        };
+        let mut pts = vec![0.0; n * d];
+        mix.sample(&mut Pcg64::seed_from_u64(7), &mut pts);
+        let (mut lp, mut grad) = (vec![0.0; n], vec![0.0; n * d]);
+        g.bench_function(format!("mixture/d{d}/k{k}/n{n}"), |b| {
+            b.iter(|| mix.grad_log_prob_batch(black_box(&pts), &mut lp, &mut grad));
+        });
+    }
+    g.finish();
+}
+
 fn grid(c: &mut Criterion) {
     let p = common::notebook_mixture();
     let mut out = vec![0.0; 128 * 128];
@@ -51,5 +70,5 @@ fn grid(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, log_prob, grid);
+criterion_group!(benches, log_prob, grad_log_prob, grid);
 criterion_main!(benches);

@@ -69,6 +69,12 @@ pub trait Density {
     fn grad_log_prob(&self, x: &[f64], grad: &mut [f64]) -> f64;
     /// `log p` of each of `out.len()` points into `out`.
     fn log_prob_batch(&self, points: &[f64], out: &mut [f64]);
+    /// `p` of each of `out.len()` points into `out` (by default `exp` of [`Density::log_prob_batch`];
+    /// mixtures sum their components' densities directly).
+    fn prob_batch(&self, points: &[f64], out: &mut [f64]) {
+        self.log_prob_batch(points, out);
+        out.iter_mut().for_each(|v| *v = fastmath::exp(*v));
+    }
     /// `log p` of each point into `log_prob` and its score into `grad` (the shape of `points`).
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]);
     /// Fills `out` with `out.len() / d` independent draws.
@@ -125,6 +131,9 @@ impl Density for AnyDensity {
     }
     fn log_prob_batch(&self, points: &[f64], out: &mut [f64]) {
         delegate!(self, d => d.log_prob_batch(points, out))
+    }
+    fn prob_batch(&self, points: &[f64], out: &mut [f64]) {
+        delegate!(self, d => d.prob_batch(points, out))
     }
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         delegate!(self, d => d.grad_log_prob_batch(points, log_prob, grad))
@@ -218,8 +227,7 @@ pub fn density_grid<D: Density + ?Sized>(
         for pt in row.chunks_mut(2) {
             pt[1] = y;
         }
-        density.log_prob_batch(&row, o);
-        o.iter_mut().for_each(|v| *v = fastmath::exp(*v));
+        density.prob_batch(&row, o);
     }
     Ok(())
 }

@@ -253,15 +253,29 @@ fn lower_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f6
     for i in 0..d {
         let (done, rest) = b.split_at_mut(i * N);
         let bi: &mut [f64; N] = (&mut rest[..N]).try_into().expect("block row has N lanes");
+        // Two accumulators (even and odd j) halve the dependency chain; for i ≤ 1 this is the
+        // plain sum.
         let mut acc = *bi;
-        for (bj, lij) in done.chunks_exact(N).zip(&l[i * d..i * d + i]) {
+        let mut odd = [0.0; N];
+        let li = &l[i * d..i * d + i];
+        let mut pairs = done.chunks_exact(2 * N).zip(li.chunks_exact(2));
+        for (bj, lj) in &mut pairs {
+            let (b0, b1) = bj.split_at(N);
+            for s in 0..N {
+                acc[s] -= lj[0] * b0[s];
+                odd[s] -= lj[1] * b1[s];
+            }
+        }
+        if i % 2 == 1 {
+            let bj = &done[(i - 1) * N..i * N];
+            let lij = li[i - 1];
             for s in 0..N {
                 acc[s] -= lij * bj[s];
             }
         }
         let r = inv_diag[i];
-        for (v, a) in bi.iter_mut().zip(acc) {
-            *v = a * r;
+        for ((v, a), o) in bi.iter_mut().zip(acc).zip(odd) {
+            *v = (a + o) * r;
         }
     }
 }
@@ -275,16 +289,29 @@ fn upper_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f6
         let bi: &mut [f64; N] = (&mut head[i * N..])
             .try_into()
             .expect("block row has N lanes");
+        // Two accumulators, as in `lower_cols`.
         let mut acc = *bi;
-        for (j, bj) in done.chunks_exact(N).enumerate() {
-            let lji = l[(i + 1 + j) * d + i];
+        let mut odd = [0.0; N];
+        let mut pairs = done.chunks_exact(2 * N).enumerate();
+        for (jj, bj) in &mut pairs {
+            let j = i + 1 + 2 * jj;
+            let (l0, l1) = (l[j * d + i], l[(j + 1) * d + i]);
+            let (b0, b1) = bj.split_at(N);
+            for s in 0..N {
+                acc[s] -= l0 * b0[s];
+                odd[s] -= l1 * b1[s];
+            }
+        }
+        if (d - 1 - i) % 2 == 1 {
+            let bj = &done[done.len() - N..];
+            let lji = l[(d - 1) * d + i];
             for s in 0..N {
                 acc[s] -= lji * bj[s];
             }
         }
         let r = inv_diag[i];
-        for (v, a) in bi.iter_mut().zip(acc) {
-            *v = a * r;
+        for ((v, a), o) in bi.iter_mut().zip(acc).zip(odd) {
+            *v = (a + o) * r;
         }
     }
 }
@@ -341,15 +368,19 @@ pub fn matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize, out: &mut [f64
             }
         }
     }
-    if m * k * n >= 256 {
-        crate::par::vectorized(Op(a, b, m, k, n, out));
-    } else {
-        crate::par::Kernel::run(Op(a, b, m, k, n, out));
+    if m * k * n < 256 {
+        return crate::par::Kernel::run(Op(a, b, m, k, n, out));
     }
+    // Rows are independent: split them over threads when large (same results either way).
+    crate::par::par_chunks(m * k * n, a, k, out, n, |a, o| {
+        crate::par::vectorized(Op(a, b, o.len() / n, k, n, o));
+    });
 }
 
-/// `out += aᵀ b` for row-major `a` (`r × m`) and `b` (`r × n`): `out[i][j] += Σₛ a[s][i] b[s][j]`,
-/// summed over the rows `s` in order (a sum of outer products; `out` is `m × n`).
+/// `out += aᵀ b` for row-major `a` (`r × m`) and `b` (`r × n`): `out[i][j] += Σₛ a[s][i] b[s][j]`
+/// (a sum of outer products; `out` is `m × n`), summed over the rows in order; above
+/// `r m n ≥ 2²¹` as partial sums over fixed chunks of 1024 rows, on threads, added in chunk order
+/// (the result depends on the sizes only, not on the thread count).
 pub fn matmul_tn_acc(a: &[f64], b: &[f64], m: usize, n: usize, out: &mut [f64]) {
     debug_assert_eq!(a.len() / m, b.len() / n);
     debug_assert_eq!(out.len(), m * n);
@@ -367,7 +398,41 @@ pub fn matmul_tn_acc(a: &[f64], b: &[f64], m: usize, n: usize, out: &mut [f64]) 
             }
         }
     }
-    crate::par::vectorized(Op(a, b, m, n, out));
+    let rows = a.len() / m;
+    if rows * m * n < crate::par::PAR_WORK || crate::par::threads() < 2 {
+        return crate::par::vectorized(Op(a, b, m, n, out));
+    }
+    // Large: partial sums over fixed chunks of rows, added in chunk order, so that the result
+    // depends on the sizes only, never on the number of threads.
+    const CHUNK: usize = 1024;
+    let n_chunks = rows.div_ceil(CHUNK);
+    let mut partial = vec![0.0; n_chunks * m * n];
+    let per_thread = n_chunks.div_ceil(crate::par::threads());
+    std::thread::scope(|s| {
+        let mut jobs = partial
+            .chunks_mut(per_thread * m * n)
+            .zip(a.chunks(per_thread * CHUNK * m))
+            .zip(b.chunks(per_thread * CHUNK * n));
+        let first = jobs.next();
+        let work = |((p, a), b): ((&mut [f64], &[f64]), &[f64])| {
+            for ((pc, ac), bc) in p
+                .chunks_mut(m * n)
+                .zip(a.chunks(CHUNK * m))
+                .zip(b.chunks(CHUNK * n))
+            {
+                crate::par::vectorized(Op(ac, bc, m, n, pc));
+            }
+        };
+        for job in jobs {
+            s.spawn(move || work(job));
+        }
+        if let Some(job) = first {
+            work(job);
+        }
+    });
+    for pc in partial.chunks_exact(m * n) {
+        out.iter_mut().zip(pc).for_each(|(o, p)| *o += p);
+    }
 }
 
 /// `out = a aᵀ` for a row-major square `a` (`d × d`).

@@ -269,6 +269,25 @@ impl Mixture {
         }
     }
 
+    /// `p(x) = Σₖ exp(aₖ)` for 2-D points (no log-sum-exp: the density itself is wanted).
+    #[inline(always)]
+    fn prob_2d(&self, points: &[f64], out: &mut [f64]) {
+        let kc = self.n_components();
+        let mut scratch = Scratch::new();
+        let a = scratch.get(kc * BLOCK);
+        for (pts, o) in points.chunks(2 * BLOCK).zip(out.chunks_mut(BLOCK)) {
+            let (x, y) = Self::lanes_2d(pts);
+            self.terms_2d(&x, &y, a, None);
+            let mut p = [0.0; BLOCK];
+            for ak in a.chunks_exact(BLOCK) {
+                for (ps, v) in p.iter_mut().zip(ak) {
+                    *ps += fastmath::exp(*v);
+                }
+            }
+            o.copy_from_slice(&p[..o.len()]);
+        }
+    }
+
     #[inline(always)]
     fn grad_log_prob_2d(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         let kc = self.n_components();
@@ -390,6 +409,28 @@ impl Density for Mixture {
         par_chunks(work, points, d, out, 1, |p, o| {
             vectorized(LogProbKernel(self, p, o))
         });
+    }
+
+    fn prob_batch(&self, points: &[f64], out: &mut [f64]) {
+        let d = self.dim();
+        assert_eq!(
+            points.len(),
+            out.len() * d,
+            "points must hold out.len() points of dimension d"
+        );
+        if d != 2 {
+            self.log_prob_batch(points, out);
+            out.iter_mut().for_each(|v| *v = fastmath::exp(*v));
+            return;
+        }
+        struct Op<'a>(&'a Mixture, &'a [f64], &'a mut [f64]);
+        impl Kernel for Op<'_> {
+            #[inline(always)]
+            fn run(self) {
+                self.0.prob_2d(self.1, self.2);
+            }
+        }
+        vectorized(Op(self, points, out));
     }
 
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {

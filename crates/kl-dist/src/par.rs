@@ -7,7 +7,7 @@ use crate::linalg::BLOCK;
 
 /// Below this many `n · K · d²` units of work a batch runs on the calling thread (a thread costs
 /// tens of microseconds to start).
-const PAR_WORK: usize = 1 << 21;
+pub(crate) const PAR_WORK: usize = 1 << 21;
 
 /// The number of threads to use (at least 1), looked up once.
 pub(crate) fn threads() -> usize {
