@@ -246,72 +246,96 @@ pub fn cholesky_hand_written(a: &[f64], d: usize) -> Result<Vec<f64>, usize> {
     Ok(l)
 }
 
-/// Forward substitution on a `d × N` block, row by row (dot-product form).
+/// Forward substitution on a `d × N` block, two rows at a time: each loaded row `j` updates both
+/// accumulators (half the loads, two independent dependency chains). Each row still subtracts
+/// its terms in the order j = 0, 1, …, so the result is that of plain forward substitution.
 #[inline(always)]
 fn lower_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64]) {
     debug_assert_eq!(b.len(), d * N);
-    for i in 0..d {
+    let mut i = 0;
+    while i + 1 < d {
         let (done, rest) = b.split_at_mut(i * N);
-        let bi: &mut [f64; N] = (&mut rest[..N]).try_into().expect("block row has N lanes");
-        // Two accumulators (even and odd j) halve the dependency chain; for i ≤ 1 this is the
-        // plain sum.
-        let mut acc = *bi;
-        let mut odd = [0.0; N];
-        let li = &l[i * d..i * d + i];
-        let mut pairs = done.chunks_exact(2 * N).zip(li.chunks_exact(2));
-        for (bj, lj) in &mut pairs {
-            let (b0, b1) = bj.split_at(N);
+        let (r0, r1) = rest.split_at_mut(N);
+        let mut acc0: [f64; N] = (&*r0).try_into().expect("block row has N lanes");
+        let mut acc1: [f64; N] = (&r1[..N]).try_into().expect("block row has N lanes");
+        let l0 = &l[i * d..i * d + i];
+        let l1 = &l[(i + 1) * d..(i + 1) * d + i + 1];
+        for ((bj, a), c) in done.chunks_exact(N).zip(l0).zip(l1) {
             for s in 0..N {
-                acc[s] -= lj[0] * b0[s];
-                odd[s] -= lj[1] * b1[s];
+                acc0[s] -= a * bj[s];
+                acc1[s] -= c * bj[s];
             }
         }
-        if i % 2 == 1 {
-            let bj = &done[(i - 1) * N..i * N];
-            let lij = li[i - 1];
+        let (q0, q1) = (inv_diag[i], inv_diag[i + 1]);
+        let c = l1[i];
+        for s in 0..N {
+            let v = acc0[s] * q0;
+            r0[s] = v;
+            acc1[s] -= c * v;
+        }
+        for (v, a) in r1[..N].iter_mut().zip(acc1) {
+            *v = a * q1;
+        }
+        i += 2;
+    }
+    if i < d {
+        let (done, rest) = b.split_at_mut(i * N);
+        let bi = &mut rest[..N];
+        let mut acc: [f64; N] = (&*bi).try_into().expect("block row has N lanes");
+        for (bj, lij) in done.chunks_exact(N).zip(&l[i * d..i * d + i]) {
             for s in 0..N {
                 acc[s] -= lij * bj[s];
             }
         }
         let r = inv_diag[i];
-        for ((v, a), o) in bi.iter_mut().zip(acc).zip(odd) {
-            *v = (a + o) * r;
+        for (v, a) in bi.iter_mut().zip(acc) {
+            *v = a * r;
         }
     }
 }
 
-/// Backward substitution `B ← C⁻ᵀ B` on a `d × N` block, row by row (dot-product form).
+/// Backward substitution `B ← C⁻ᵀ B` on a `d × N` block, two rows at a time (see
+/// [`lower_cols`]). Row i + 1 sums its terms j = i + 2, …, d − 1 in order; row i sums the same
+/// terms, then its j = i + 1 term (which needs row i + 1 final) last.
 #[inline(always)]
 fn upper_cols<const N: usize>(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64]) {
     debug_assert_eq!(b.len(), d * N);
-    for i in (0..d).rev() {
-        let (head, done) = b.split_at_mut((i + 1) * N);
-        let bi: &mut [f64; N] = (&mut head[i * N..])
-            .try_into()
-            .expect("block row has N lanes");
-        // Two accumulators, as in `lower_cols`.
-        let mut acc = *bi;
-        let mut odd = [0.0; N];
-        let mut pairs = done.chunks_exact(2 * N).enumerate();
-        for (jj, bj) in &mut pairs {
-            let j = i + 1 + 2 * jj;
-            let (l0, l1) = (l[j * d + i], l[(j + 1) * d + i]);
-            let (b0, b1) = bj.split_at(N);
+    let mut top = d; // rows top.. are final
+    while top >= 2 {
+        let (i0, i1) = (top - 2, top - 1);
+        let (head, done) = b.split_at_mut(top * N);
+        let (r0, r1) = head[i0 * N..].split_at_mut(N);
+        let mut acc0: [f64; N] = (&*r0).try_into().expect("block row has N lanes");
+        let mut acc1: [f64; N] = (&*r1).try_into().expect("block row has N lanes");
+        for (jj, bj) in done.chunks_exact(N).enumerate() {
+            let j = top + jj;
+            let (a, c) = (l[j * d + i0], l[j * d + i1]);
             for s in 0..N {
-                acc[s] -= l0 * b0[s];
-                odd[s] -= l1 * b1[s];
+                acc0[s] -= a * bj[s];
+                acc1[s] -= c * bj[s];
             }
         }
-        if (d - 1 - i) % 2 == 1 {
-            let bj = &done[done.len() - N..];
-            let lji = l[(d - 1) * d + i];
+        let (q0, q1) = (inv_diag[i0], inv_diag[i1]);
+        let c = l[i1 * d + i0];
+        for s in 0..N {
+            let x1 = acc1[s] * q1;
+            r1[s] = x1;
+            r0[s] = (acc0[s] - c * x1) * q0;
+        }
+        top -= 2;
+    }
+    if top == 1 {
+        let (head, done) = b.split_at_mut(N);
+        let mut acc: [f64; N] = (&*head).try_into().expect("block row has N lanes");
+        for (jj, bj) in done.chunks_exact(N).enumerate() {
+            let lji = l[(1 + jj) * d];
             for s in 0..N {
                 acc[s] -= lji * bj[s];
             }
         }
-        let r = inv_diag[i];
-        for ((v, a), o) in bi.iter_mut().zip(acc).zip(odd) {
-            *v = (a + o) * r;
+        let r = inv_diag[0];
+        for (v, a) in head.iter_mut().zip(acc) {
+            *v = a * r;
         }
     }
 }
