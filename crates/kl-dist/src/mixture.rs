@@ -171,6 +171,9 @@ impl Mixture {
 /// `max + ln Σₖ exp(aₖ − max)`. Leaves the responsibilities `exp(aₖ − max) / Σ` in `a`.
 #[inline(always)]
 fn lanes_logsumexp(a: &mut [f64], k_count: usize) -> [f64; BLOCK] {
+    if k_count == 2 {
+        return lanes_logsumexp_2(a);
+    }
     let a = &mut a[..k_count * BLOCK];
     let mut max = [f64::NEG_INFINITY; BLOCK];
     for ak in a.chunks_exact(BLOCK) {
@@ -195,6 +198,39 @@ fn lanes_logsumexp(a: &mut [f64], k_count: usize) -> [f64; BLOCK] {
         for (v, i) in ak.iter_mut().zip(&inv) {
             *v *= i;
         }
+    }
+    out
+}
+
+/// [`lanes_logsumexp`] for K = 2 with one `exp` per lane instead of two: the larger term's
+/// `exp(aₖ − max)` is `exp(0) = 1` exactly, so the values are the same bits as the general path.
+#[inline(always)]
+fn lanes_logsumexp_2(a: &mut [f64]) -> [f64; BLOCK] {
+    let (a0, a1) = a[..2 * BLOCK].split_at_mut(BLOCK);
+    let mut out = [0.0; BLOCK];
+    let a0: &mut [f64; BLOCK] = a0.try_into().expect("BLOCK lanes");
+    let a1: &mut [f64; BLOCK] = a1.try_into().expect("BLOCK lanes");
+    let mut e = [0.0; BLOCK];
+    let mut first = [false; BLOCK];
+    for s in 0..BLOCK {
+        let (x, y) = (a0[s], a1[s]);
+        let f = x >= y;
+        let max = if f { x } else { y };
+        let lo = if f { y } else { x };
+        first[s] = f;
+        e[s] = lo - max;
+        out[s] = max;
+    }
+    for v in e.iter_mut() {
+        *v = fastmath::exp(*v);
+    }
+    for s in 0..BLOCK {
+        let sum = 1.0 + e[s];
+        out[s] += fastmath::ln(sum);
+        let inv = 1.0 / sum;
+        let other = e[s] * inv;
+        a0[s] = if first[s] { inv } else { other };
+        a1[s] = if first[s] { other } else { inv };
     }
     out
 }
