@@ -3,7 +3,7 @@ use rand::{Rng, RngExt};
 use crate::fastmath;
 use crate::linalg::LANES as BLOCK;
 use crate::mvn::{Scratch, check_finite, transpose_block, with_buffer};
-use crate::par::{Kernel, par_chunks, par_chunks2, vectorized};
+use crate::par::{self, BatchKernels, Kernel, vectorized};
 use crate::{Density, Error, Mvn};
 
 /// A finite mixture Σₖ wₖ N(μₖ, Σₖ) of K ≥ 1 normals of one dimension.
@@ -361,6 +361,13 @@ impl Mixture {
             }
         }
     }
+}
+
+impl BatchKernels for Mixture {
+    fn work_per_point(&self) -> usize {
+        let d = self.components[0].dim();
+        self.n_components() * d * d
+    }
 
     #[inline(always)]
     fn log_prob_batch_impl(&self, points: &[f64], out: &mut [f64]) {
@@ -435,16 +442,7 @@ impl Density for Mixture {
     }
 
     fn log_prob_batch(&self, points: &[f64], out: &mut [f64]) {
-        let (d, kc) = (self.dim(), self.n_components());
-        assert_eq!(
-            points.len(),
-            out.len() * d,
-            "points must hold out.len() points of dimension d"
-        );
-        let work = out.len() * kc * d * d;
-        par_chunks(work, points, d, out, 1, |p, o| {
-            vectorized(LogProbKernel(self, p, o))
-        });
+        par::log_prob_batch(self, points, out);
     }
 
     fn prob_batch(&self, points: &[f64], out: &mut [f64]) {
@@ -470,21 +468,7 @@ impl Density for Mixture {
     }
 
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
-        let (d, kc) = (self.dim(), self.n_components());
-        assert_eq!(
-            points.len(),
-            log_prob.len() * d,
-            "points must hold log_prob.len() points"
-        );
-        assert_eq!(
-            grad.len(),
-            points.len(),
-            "grad must have the shape of points"
-        );
-        let work = log_prob.len() * kc * d * d;
-        par_chunks2(work, points, d, log_prob, grad, |p, l, g| {
-            vectorized(GradKernel(self, p, l, g))
-        });
+        par::grad_log_prob_batch(self, points, log_prob, grad);
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
@@ -498,23 +482,5 @@ impl Density for Mixture {
                 self.components[k].sample_one(rng, z, x);
             }
         })
-    }
-}
-
-struct LogProbKernel<'a>(&'a Mixture, &'a [f64], &'a mut [f64]);
-
-impl Kernel for LogProbKernel<'_> {
-    #[inline(always)]
-    fn run(self) {
-        self.0.log_prob_batch_impl(self.1, self.2);
-    }
-}
-
-struct GradKernel<'a>(&'a Mixture, &'a [f64], &'a mut [f64], &'a mut [f64]);
-
-impl Kernel for GradKernel<'_> {
-    #[inline(always)]
-    fn run(self) {
-        self.0.grad_log_prob_batch_impl(self.1, self.2, self.3);
     }
 }

@@ -2,7 +2,7 @@ use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
 use crate::linalg::{Cholesky, LANES as BLOCK, gram};
-use crate::par::{Kernel, par_chunks, par_chunks2, vectorized};
+use crate::par::{self, BatchKernels};
 use crate::{Density, Error};
 
 /// `½ ln 2π`.
@@ -211,34 +211,11 @@ impl Density for Mvn {
     }
 
     fn log_prob_batch(&self, points: &[f64], out: &mut [f64]) {
-        let d = self.dim();
-        assert_eq!(
-            points.len(),
-            out.len() * d,
-            "points must hold out.len() points of dimension d"
-        );
-        let work = out.len() * d * d;
-        par_chunks(work, points, d, out, 1, |p, o| {
-            vectorized(LogProbKernel(self, p, o))
-        });
+        par::log_prob_batch(self, points, out);
     }
 
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
-        let d = self.dim();
-        assert_eq!(
-            points.len(),
-            log_prob.len() * d,
-            "points must hold log_prob.len() points"
-        );
-        assert_eq!(
-            grad.len(),
-            points.len(),
-            "grad must have the shape of points"
-        );
-        let work = log_prob.len() * d * d;
-        par_chunks2(work, points, d, log_prob, grad, |p, l, g| {
-            vectorized(GradKernel(self, p, l, g))
-        });
+        par::grad_log_prob_batch(self, points, log_prob, grad);
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
@@ -252,7 +229,11 @@ impl Density for Mvn {
     }
 }
 
-impl Mvn {
+impl BatchKernels for Mvn {
+    fn work_per_point(&self) -> usize {
+        self.mean.len() * self.mean.len()
+    }
+
     #[inline(always)]
     fn log_prob_batch_impl(&self, points: &[f64], out: &mut [f64]) {
         let d = self.dim();
@@ -292,7 +273,9 @@ impl Mvn {
             }
         }
     }
+}
 
+impl Mvn {
     /// One draw μ + C z into `x`, with `z` as scratch.
     #[inline]
     pub(crate) fn sample_one<R: Rng + ?Sized>(&self, rng: &mut R, z: &mut [f64], x: &mut [f64]) {
@@ -383,23 +366,5 @@ impl Scratch {
             self.heap = vec![0.0; n];
             &mut self.heap
         }
-    }
-}
-
-struct LogProbKernel<'a>(&'a Mvn, &'a [f64], &'a mut [f64]);
-
-impl Kernel for LogProbKernel<'_> {
-    #[inline(always)]
-    fn run(self) {
-        self.0.log_prob_batch_impl(self.1, self.2);
-    }
-}
-
-struct GradKernel<'a>(&'a Mvn, &'a [f64], &'a mut [f64], &'a mut [f64]);
-
-impl Kernel for GradKernel<'_> {
-    #[inline(always)]
-    fn run(self) {
-        self.0.grad_log_prob_batch_impl(self.1, self.2, self.3);
     }
 }

@@ -98,3 +98,71 @@ pub(crate) fn vectorized<K: Kernel>(k: K) {
     }
     pulp::Arch::new().dispatch(Op(k));
 }
+
+/// The single-threaded batch bodies of a density. [`log_prob_batch`] and [`grad_log_prob_batch`]
+/// check the shapes, split the points into fixed chunks for threads and run these per chunk,
+/// compiled for the instruction set chosen at run time.
+pub(crate) trait BatchKernels: crate::Density + Sync {
+    /// Rough floating-point work per point, to decide whether threads pay off.
+    fn work_per_point(&self) -> usize;
+    /// `log p` of each point of one chunk.
+    fn log_prob_batch_impl(&self, points: &[f64], out: &mut [f64]);
+    /// `log p` and its gradient for each point of one chunk.
+    fn grad_log_prob_batch_impl(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]);
+}
+
+struct LogProbKernel<'a, D>(&'a D, &'a [f64], &'a mut [f64]);
+
+impl<D: BatchKernels> Kernel for LogProbKernel<'_, D> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.log_prob_batch_impl(self.1, self.2);
+    }
+}
+
+struct GradKernel<'a, D>(&'a D, &'a [f64], &'a mut [f64], &'a mut [f64]);
+
+impl<D: BatchKernels> Kernel for GradKernel<'_, D> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.grad_log_prob_batch_impl(self.1, self.2, self.3);
+    }
+}
+
+/// `Density::log_prob_batch` for a density with [`BatchKernels`].
+pub(crate) fn log_prob_batch<D: BatchKernels>(density: &D, points: &[f64], out: &mut [f64]) {
+    let d = density.dim();
+    assert_eq!(
+        points.len(),
+        out.len() * d,
+        "points must hold out.len() points of dimension d"
+    );
+    let work = out.len() * density.work_per_point();
+    par_chunks(work, points, d, out, 1, |p, o| {
+        vectorized(LogProbKernel(density, p, o))
+    });
+}
+
+/// `Density::grad_log_prob_batch` for a density with [`BatchKernels`].
+pub(crate) fn grad_log_prob_batch<D: BatchKernels>(
+    density: &D,
+    points: &[f64],
+    log_prob: &mut [f64],
+    grad: &mut [f64],
+) {
+    let d = density.dim();
+    assert_eq!(
+        points.len(),
+        log_prob.len() * d,
+        "points must hold log_prob.len() points"
+    );
+    assert_eq!(
+        grad.len(),
+        points.len(),
+        "grad must have the shape of points"
+    );
+    let work = log_prob.len() * density.work_per_point();
+    par_chunks2(work, points, d, log_prob, grad, |p, l, g| {
+        vectorized(GradKernel(density, p, l, g))
+    });
+}
