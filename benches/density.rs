@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kl_dist::{Density, density_grid};
+use kl_dist::{LogDensity, Sample, density_grid};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 

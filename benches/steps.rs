@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use kl_dist::{Density, Mvn};
+use kl_dist::{Mvn, Sample};
 use kl_grad::{Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl};
 use kl_opt::{Optimizer, Sgd};
 use rand::SeedableRng;

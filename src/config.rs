@@ -153,7 +153,7 @@ impl TargetSpec {
     pub fn dim(&self) -> usize {
         match self {
             TargetSpec::Mvn(m) => m.dim(),
-            TargetSpec::Mixture(m) => kl_dist::Density::dim(m),
+            TargetSpec::Mixture(m) => kl_dist::LogDensity::dim(m),
             TargetSpec::RandomMvn { dim, .. } | TargetSpec::Samples { dim, .. } => *dim,
         }
     }

@@ -10,7 +10,7 @@
 //! - Mixture in d > 2: the same identities with seeded Monte Carlo for the `E[log p]` terms.
 //! - Samples target: no density, no KL.
 
-use kl_dist::{AnyDensity, Density, Mvn, linalg::Cholesky};
+use kl_dist::{AnyDensity, LogDensity, Mvn, linalg::Cholesky};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -209,7 +209,7 @@ fn quadrature_steps(chol: &Cholesky, min_sd: f64) -> f64 {
 
 /// `E_{N(mean, C Cᵀ)}[log p]` for a 2-D density by the trapezoid rule in whitened coordinates.
 /// `min_sd` is the smallest length scale of p, which the grid must resolve.
-pub fn expect_log_density_2d<D: Density + ?Sized>(
+pub fn expect_log_density_2d<D: LogDensity + ?Sized>(
     p: &D,
     mean: &[f64],
     chol: &Cholesky,

@@ -7,7 +7,7 @@
 //! iteration each panel shows), `a_b_kl.gif` (one frame per iteration) and `a_b_kl_curves.png`
 //! (both exact KL directions against the iteration). Other dimensions get the KL curves only.
 
-use kl_dist::{Density, Mvn, density_grid};
+use kl_dist::{LogDensity, Mvn, density_grid};
 use kl_render::{
     Axes, Colormap, ContourStyle, Figure, FigureSpec, Grid, LineStyle, MarkerStyle, Rgba,
     encode_gif, encode_png, notebook_levels,
@@ -62,7 +62,7 @@ pub(crate) fn render_err(name: &str) -> impl Fn(kl_render::Error) -> Error + '_ 
 }
 
 /// The density of `d` on the plot grid, as an owned buffer.
-pub(crate) fn grid_values<D: Density + ?Sized>(d: &D, lim: [f64; 4], n: usize) -> Vec<f64> {
+pub(crate) fn grid_values<D: LogDensity + ?Sized>(d: &D, lim: [f64; 4], n: usize) -> Vec<f64> {
     let mut v = vec![0.0; n * n];
     density_grid(d, lim, n, n, &mut v).expect("a 2-D density on a validated extent");
     v

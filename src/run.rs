@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kl_dist::{AnyDensity, Density, Mvn};
+use kl_dist::{AnyDensity, LogDensity, Mvn, Sample};
 use kl_grad::{Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl, ReverseKlExact};
 use kl_opt::{Adam, Optimizer, Sgd};
 use rand::SeedableRng;

@@ -10,7 +10,7 @@
 //!
 //! Every draw comes from fixed seeds, so the files are byte-identical from run to run.
 
-use kl_dist::{AnyDensity, Density, Mixture, Mvn};
+use kl_dist::{AnyDensity, Mixture, Mvn, Sample};
 use kl_grad::{Estimator, ForwardKlSamples, Objective, ReverseKl};
 use kl_opt::Adam;
 use kl_render::{

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use forward_backward_kl::config::{self, Experiment};
 use forward_backward_kl::run::{self, Run};
-use kl_dist::{Density, Mixture, Mvn};
+use kl_dist::{LogDensity, Mixture, Mvn};
 use serde_json::Value;
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -251,5 +251,5 @@ fn reverse_kl_on_the_mixture_settles_on_one_component() {
     // Mode seeking: q is narrower than the moment-matched Gaussian.
     let det = |c: &[f64]| c[0] * c[3] - c[1] * c[2];
     assert!(det(q.covariance()) < det(p.moment_matched().covariance()));
-    assert_eq!(Density::dim(&p), 2);
+    assert_eq!(LogDensity::dim(&p), 2);
 }

@@ -2,7 +2,8 @@
 //!
 //! The densities of the `forward-backward-kl` workspace: [`Mvn`] (any dimension, from a covariance
 //! or from the model's square factor `L` with Σ = L Lᵀ), [`Mixture`] (K ≥ 1 components, evaluated
-//! by log-sum-exp), the [`Density`] trait that objectives take as a target, the closed-form
+//! by log-sum-exp), the [`LogDensity`] trait that objectives take as a target (and [`Sample`] for
+//! targets with an exact sampler), the closed-form
 //! [`kl_divergence`] between normals, the notebook's [`random_mvn`], and [`density_grid`] (the
 //! notebook's `prob_map`).
 //!
@@ -20,7 +21,7 @@
 //!
 //! # Example
 //! ```
-//! use kl_dist::{Density, Mixture, Mvn, kl_divergence};
+//! use kl_dist::{LogDensity, Mixture, Mvn, Sample, kl_divergence};
 //! use rand::SeedableRng;
 //!
 //! # fn main() -> Result<(), kl_dist::Error> {
@@ -56,11 +57,18 @@ pub use error::Error;
 pub use mixture::Mixture;
 pub use mvn::Mvn;
 
-/// A density on ℝᵈ with its score: what an objective needs of a target.
+/// A log density on ℝᵈ with its score: everything an objective needs of a target.
+///
+/// Implement [`LogDensity::dim`], [`LogDensity::log_prob`] and [`LogDensity::grad_log_prob`];
+/// the batch methods have serial defaults that loop over the points (no allocation), which
+/// [`Mvn`] and [`Mixture`] override with vectorized, threaded kernels. `log_prob` may be
+/// unnormalized (log p̃ = log p + c) for objectives that say they allow it: every objective of
+/// `kl-grad` that draws from q (reverse KL, Rényi, forward KL by importance sampling) only sees
+/// differences or self-normalized weights, so c shifts its value and leaves its gradient alone.
 ///
 /// Methods taking many points use a flat row-major layout: `points` holds `n` points of
 /// dimension `d` (`points.len() == n * d`).
-pub trait Density {
+pub trait LogDensity {
     /// The dimension d.
     fn dim(&self) -> usize;
     /// `log p(x)`.
@@ -68,19 +76,50 @@ pub trait Density {
     /// Writes `∇ₓ log p(x)` into `grad` and returns `log p(x)`.
     fn grad_log_prob(&self, x: &[f64], grad: &mut [f64]) -> f64;
     /// `log p` of each of `out.len()` points into `out`.
-    fn log_prob_batch(&self, points: &[f64], out: &mut [f64]);
-    /// `p` of each of `out.len()` points into `out` (by default `exp` of [`Density::log_prob_batch`];
-    /// mixtures sum their components' densities directly).
+    fn log_prob_batch(&self, points: &[f64], out: &mut [f64]) {
+        let d = self.dim();
+        assert_eq!(
+            points.len(),
+            out.len() * d,
+            "points must hold out.len() points of dimension d"
+        );
+        for (x, o) in points.chunks_exact(d).zip(out.iter_mut()) {
+            *o = self.log_prob(x);
+        }
+    }
+    /// `p` of each of `out.len()` points into `out` (by default `exp` of
+    /// [`LogDensity::log_prob_batch`]; mixtures sum their components' densities directly).
     fn prob_batch(&self, points: &[f64], out: &mut [f64]) {
         self.log_prob_batch(points, out);
         out.iter_mut().for_each(|v| *v = fastmath::exp(*v));
     }
     /// `log p` of each point into `log_prob` and its score into `grad` (the shape of `points`).
-    fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]);
+    fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
+        let d = self.dim();
+        assert_eq!(
+            points.len(),
+            log_prob.len() * d,
+            "points must hold log_prob.len() points"
+        );
+        assert_eq!(
+            grad.len(),
+            points.len(),
+            "grad must have the shape of points"
+        );
+        for ((x, l), g) in points
+            .chunks_exact(d)
+            .zip(log_prob.iter_mut())
+            .zip(grad.chunks_exact_mut(d))
+        {
+            *l = self.grad_log_prob(x, g);
+        }
+    }
+}
+
+/// A target with an exact sampler (what `forward-kl-samples` and the figures' dots need).
+pub trait Sample: LogDensity {
     /// Fills `out` with `out.len() / d` independent draws.
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64])
-    where
-        Self: Sized;
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]);
 }
 
 /// Either kind of target, so that one objective type serves both.
@@ -119,7 +158,7 @@ macro_rules! delegate {
     };
 }
 
-impl Density for AnyDensity {
+impl LogDensity for AnyDensity {
     fn dim(&self) -> usize {
         delegate!(self, d => d.dim())
     }
@@ -138,6 +177,9 @@ impl Density for AnyDensity {
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         delegate!(self, d => d.grad_log_prob_batch(points, log_prob, grad))
     }
+}
+
+impl Sample for AnyDensity {
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
         delegate!(self, d => d.sample(rng, out))
     }
@@ -197,7 +239,7 @@ pub fn linspace(a: f64, b: f64, n: usize) -> impl ExactSizeIterator<Item = f64> 
 /// The notebook's `prob_map`: the density of a 2-D `density` on an `nx × ny` grid over
 /// `extent = [xmin, xmax, ymin, ymax]` into `out` (row-major: row i is `y_i`, column j is `x_j`,
 /// both `linspace`).
-pub fn density_grid<D: Density + ?Sized>(
+pub fn density_grid<D: LogDensity + ?Sized>(
     density: &D,
     extent: [f64; 4],
     nx: usize,

@@ -4,7 +4,7 @@ use crate::fastmath;
 use crate::linalg::LANES as BLOCK;
 use crate::mvn::{Scratch, check_finite, transpose_block, with_buffer};
 use crate::par::{self, BatchKernels, Kernel, vectorized};
-use crate::{Density, Error, Mvn};
+use crate::{Error, LogDensity, Mvn, Sample};
 
 /// A finite mixture Σₖ wₖ N(μₖ, Σₖ) of K ≥ 1 normals of one dimension.
 ///
@@ -424,7 +424,7 @@ impl BatchKernels for Mixture {
     }
 }
 
-impl Density for Mixture {
+impl LogDensity for Mixture {
     fn dim(&self) -> usize {
         self.components[0].dim()
     }
@@ -470,7 +470,9 @@ impl Density for Mixture {
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         par::grad_log_prob_batch(self, points, log_prob, grad);
     }
+}
 
+impl Sample for Mixture {
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
         let d = self.dim();
         assert_eq!(out.len() % d, 0, "out must hold whole points");

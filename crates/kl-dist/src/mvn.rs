@@ -3,7 +3,7 @@ use rand_distr::StandardNormal;
 
 use crate::linalg::{Cholesky, LANES as BLOCK, gram};
 use crate::par::{self, BatchKernels};
-use crate::{Density, Error};
+use crate::{Error, LogDensity, Sample};
 
 /// `½ ln 2π`.
 pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
@@ -179,7 +179,7 @@ impl Mvn {
     }
 }
 
-impl Density for Mvn {
+impl LogDensity for Mvn {
     fn dim(&self) -> usize {
         self.mean.len()
     }
@@ -217,7 +217,9 @@ impl Density for Mvn {
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         par::grad_log_prob_batch(self, points, log_prob, grad);
     }
+}
 
+impl Sample for Mvn {
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
         let d = self.dim();
         assert_eq!(out.len() % d, 0, "out must hold whole points");

@@ -102,7 +102,7 @@ pub(crate) fn vectorized<K: Kernel>(k: K) {
 /// The single-threaded batch bodies of a density. [`log_prob_batch`] and [`grad_log_prob_batch`]
 /// check the shapes, split the points into fixed chunks for threads and run these per chunk,
 /// compiled for the instruction set chosen at run time.
-pub(crate) trait BatchKernels: crate::Density + Sync {
+pub(crate) trait BatchKernels: crate::LogDensity + Sync {
     /// Rough floating-point work per point, to decide whether threads pay off.
     fn work_per_point(&self) -> usize;
     /// `log p` of each point of one chunk.
@@ -129,7 +129,7 @@ impl<D: BatchKernels> Kernel for GradKernel<'_, D> {
     }
 }
 
-/// `Density::log_prob_batch` for a density with [`BatchKernels`].
+/// `LogDensity::log_prob_batch` for a density with [`BatchKernels`].
 pub(crate) fn log_prob_batch<D: BatchKernels>(density: &D, points: &[f64], out: &mut [f64]) {
     let d = density.dim();
     assert_eq!(
@@ -143,7 +143,7 @@ pub(crate) fn log_prob_batch<D: BatchKernels>(density: &D, points: &[f64], out: 
     });
 }
 
-/// `Density::grad_log_prob_batch` for a density with [`BatchKernels`].
+/// `LogDensity::grad_log_prob_batch` for a density with [`BatchKernels`].
 pub(crate) fn grad_log_prob_batch<D: BatchKernels>(
     density: &D,
     points: &[f64],

@@ -244,7 +244,7 @@ fn mixture_errors() {
     for x in [-30.0, 0.0, 30.0] {
         // All components are N(0, 1), so the mixture is too.
         let want = -0.5 * (2.0 * std::f64::consts::PI).ln() - 0.5 * x * x;
-        let got = kl_dist::Density::log_prob(&m, &[x]);
+        let got = kl_dist::LogDensity::log_prob(&m, &[x]);
         assert!(
             (got - want).abs() <= 1e-12 * want.abs().max(1.0),
             "{got} vs {want}"

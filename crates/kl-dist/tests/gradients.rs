@@ -4,10 +4,14 @@
 mod common;
 
 use common::{check_gradient, mixture, mvn, vector};
-use kl_dist::{Density, Mixture, Mvn};
+use kl_dist::{LogDensity, Mixture, Mvn, Sample};
 use proptest::prelude::*;
 
-fn check_density<D: Density>(what: &str, p: &D, x: &[f64]) -> Result<(), TestCaseError> {
+fn check_density<D: LogDensity + Sample>(
+    what: &str,
+    p: &D,
+    x: &[f64],
+) -> Result<(), TestCaseError> {
     let mut g = vec![0.0; x.len()];
     let lp = p.grad_log_prob(x, &mut g);
     let direct = p.log_prob(x);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_close, fixed_spd, mvn};
-use kl_dist::{Density, Error, Mvn, kl_divergence};
+use kl_dist::{Error, LogDensity, Mvn, Sample, kl_divergence};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;

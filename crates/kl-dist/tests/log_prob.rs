@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_close, fixed_spd, mixture, mvn, spd, vector};
-use kl_dist::{Density, Mixture, Mvn};
+use kl_dist::{LogDensity, Mixture, Mvn, Sample};
 use proptest::prelude::*;
 use statrs::distribution::{Continuous, MultivariateNormal, Normal};
 
@@ -248,7 +248,7 @@ fn batch_points(d: usize, n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn check_batch<D: Density>(p: &D, what: &str) {
+fn check_batch<D: LogDensity + Sample>(p: &D, what: &str) {
     let d = p.dim();
     for n in [1, 3, 7, 9, 15, 17, 23, 41] {
         let pts = batch_points(d, n);

@@ -4,13 +4,13 @@
 mod common;
 
 use common::assert_close;
-use kl_dist::{AnyDensity, Density, Mixture, Mvn};
+use kl_dist::{AnyDensity, LogDensity, Mixture, Mvn, Sample};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 const N: usize = 100_000;
 
-fn draws<D: Density>(p: &D, seed: u64, n: usize) -> Vec<f64> {
+fn draws<D: LogDensity + Sample>(p: &D, seed: u64, n: usize) -> Vec<f64> {
     let mut rng = Pcg64::seed_from_u64(seed);
     let mut xs = vec![0.0; n * p.dim()];
     p.sample(&mut rng, &mut xs);

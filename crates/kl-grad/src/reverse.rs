@@ -2,7 +2,7 @@
 //! in closed form for a Gaussian target.
 
 use kl_dist::linalg::{matmul, matmul_tn_acc};
-use kl_dist::{Density, Mvn};
+use kl_dist::{LogDensity, Mvn};
 use rand::Rng;
 
 use crate::forward::check_len;
@@ -50,7 +50,7 @@ pub struct ReverseKl<P> {
     tmp: Vec<f64>,
 }
 
-impl<P: Density> ReverseKl<P> {
+impl<P: LogDensity> ReverseKl<P> {
     /// The objective for `target` with `n_samples` draws of ε from `rng`.
     pub fn new<R: Rng + ?Sized>(
         target: P,
@@ -252,7 +252,7 @@ impl<P: Density> ReverseKl<P> {
     }
 }
 
-impl<P: Density> Objective for ReverseKl<P> {
+impl<P: LogDensity> Objective for ReverseKl<P> {
     fn dim(&self) -> usize {
         self.model.d
     }

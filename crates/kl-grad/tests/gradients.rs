@@ -6,7 +6,7 @@
 mod common;
 
 use common::{check_gradient, mixture, mvn, theta, vector};
-use kl_dist::{AnyDensity, Density};
+use kl_dist::{AnyDensity, LogDensity};
 use kl_grad::{Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl, ReverseKlExact};
 use proptest::prelude::*;
 use rand::SeedableRng;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{assert_close, mixture, mvn, theta, vector};
-use kl_dist::{AnyDensity, Density, Mvn, kl_divergence};
+use kl_dist::{AnyDensity, LogDensity, Mvn, kl_divergence};
 use kl_grad::{
     Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl, ReverseKlExact, pack_theta,
     split_theta,
