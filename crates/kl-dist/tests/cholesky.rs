@@ -1,10 +1,8 @@
 //! The hand-written Cholesky (used for d ≤ 8) against faer's, and the `Cholesky` solves against
 //! the matrix they invert.
 
-mod common;
-
-use common::spd;
 use kl_dist::linalg::{Cholesky, cholesky_hand_written, cholesky_with_faer, matmul};
+use kl_testkit::spd;
 use proptest::prelude::*;
 
 fn dim_and_spd() -> impl Strategy<Value = (usize, Vec<f64>)> {
@@ -12,7 +10,7 @@ fn dim_and_spd() -> impl Strategy<Value = (usize, Vec<f64>)> {
 }
 
 proptest! {
-    #![proptest_config(common::config(128, "proptest-regressions/cholesky.txt"))]
+    #![proptest_config(kl_testkit::config(128, "proptest-regressions/cholesky.txt"))]
 
     #[test]
     fn hand_written_agrees_with_faer((d, a) in dim_and_spd()) {

@@ -1,7 +1,5 @@
 //! Every construction error of `kl-dist`, asserted by variant and by what it reports.
 
-mod common;
-
 use kl_dist::{Error, Mixture, Mvn, density_grid};
 
 fn eye(d: usize) -> Vec<f64> {
@@ -324,7 +322,7 @@ mod rank_deficient {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(common::config(96, "proptest-regressions/errors.txt"))]
+        #![proptest_config(kl_testkit::config(96, "proptest-regressions/errors.txt"))]
 
         /// A factor whose last row is a combination of the others is singular; in floating point
         /// the last pivot of L Lᵀ is rounding noise of either sign, which must not pass for a

@@ -1,10 +1,8 @@
 //! `grad_log_prob` of `Mvn` and `Mixture` against central finite differences of `log_prob`
 //! (through the shared helper in `common`), d in 1..=5, K in 1..=4.
 
-mod common;
-
-use common::{check_gradient, mixture, mvn, vector};
 use kl_dist::{LogDensity, Mixture, Mvn, Sample};
+use kl_testkit::{check_gradient, mixture, mvn, vector};
 use proptest::prelude::*;
 
 fn check_density<D: LogDensity + Sample>(
@@ -31,7 +29,7 @@ fn mixture_case() -> impl Strategy<Value = (Mixture, Vec<f64>)> {
 }
 
 proptest! {
-    #![proptest_config(common::config(128, "proptest-regressions/gradients.txt"))]
+    #![proptest_config(kl_testkit::config(128, "proptest-regressions/gradients.txt"))]
 
     #[test]
     fn mvn_score_matches_finite_differences((p, x) in mvn_case()) {

@@ -1,10 +1,8 @@
 //! The closed-form `kl_divergence`: zero at equality, the 1-D textbook formula, and a 10⁵-sample
 //! Monte Carlo estimate of E_p[log p − log q] within 4 standard errors.
 
-mod common;
-
-use common::{assert_close, fixed_spd, mvn};
 use kl_dist::{Error, LogDensity, Mvn, Sample, kl_divergence};
+use kl_testkit::{assert_close, fixed_spd, mvn};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -123,7 +121,7 @@ fn dimension_mismatch_is_an_error() {
 }
 
 proptest! {
-    #![proptest_config(common::config(64, "proptest-regressions/kl.txt"))]
+    #![proptest_config(kl_testkit::config(64, "proptest-regressions/kl.txt"))]
 
     /// Gibbs' inequality, and zero at equality, for random normals.
     #[test]

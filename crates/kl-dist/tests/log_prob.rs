@@ -2,10 +2,8 @@
 //! 1-D normals (statrs), a table of scipy values, statrs's `MultivariateNormal`; batch versions
 //! against single points; mixtures by an independent log-sum-exp, far out in the tails.
 
-mod common;
-
-use common::{assert_close, fixed_spd, mixture, mvn, spd, vector};
 use kl_dist::{LogDensity, Mixture, Mvn, Sample};
+use kl_testkit::{assert_close, fixed_spd, mixture, mvn, spd, vector};
 use proptest::prelude::*;
 use statrs::distribution::{Continuous, MultivariateNormal, Normal};
 
@@ -146,7 +144,7 @@ fn matches_scipy_logpdf_table() {
 }
 
 proptest! {
-    #![proptest_config(common::config(128, "proptest-regressions/log_prob.txt"))]
+    #![proptest_config(kl_testkit::config(128, "proptest-regressions/log_prob.txt"))]
 
     /// statrs evaluates through nalgebra's Cholesky and an explicit precision matrix: an
     /// independent implementation.
@@ -326,7 +324,7 @@ fn mvn_batch_against_statrs_in_nine_dimensions() {
 }
 
 proptest! {
-    #![proptest_config(common::config(64, "proptest-regressions/log_prob.txt"))]
+    #![proptest_config(kl_testkit::config(64, "proptest-regressions/log_prob.txt"))]
 
     /// `from_factor(μ, L)` is N(μ, L Lᵀ): the same density as `new(μ, L Lᵀ)` for any
     /// non-singular square L (here a random SPD matrix, used as a full factor).

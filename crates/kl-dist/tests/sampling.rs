@@ -1,10 +1,8 @@
 //! Sampling: the mean and covariance of 10⁵ draws are within 4 standard errors of the exact ones,
 //! for `Mvn` and `Mixture`; the same seed gives the same draws. Mixture moments, exactly.
 
-mod common;
-
-use common::assert_close;
 use kl_dist::{AnyDensity, LogDensity, Mixture, Mvn, Sample};
+use kl_testkit::assert_close;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 

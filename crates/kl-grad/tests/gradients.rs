@@ -2,12 +2,9 @@
 //! shared helper of `kl-dist/tests/common`), d in 1..=5, K in 1..=4, random well-conditioned
 //! targets and θ, ε fixed.
 
-#[path = "../../kl-dist/tests/common/mod.rs"]
-mod common;
-
-use common::{check_gradient, mixture, mvn, theta, vector};
 use kl_dist::{AnyDensity, LogDensity};
 use kl_grad::{Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl, ReverseKlExact};
+use kl_testkit::{check_gradient, mixture, mvn, theta, vector};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -38,7 +35,7 @@ fn target(d: usize) -> impl Strategy<Value = AnyDensity> {
 }
 
 proptest! {
-    #![proptest_config(common::config(64, "proptest-regressions/gradients.txt"))]
+    #![proptest_config(kl_testkit::config(64, "proptest-regressions/gradients.txt"))]
 
     #[test]
     fn forward_kl_exact((p, th) in (1usize..=5).prop_flat_map(|d| (mvn(d), theta(d)))) {

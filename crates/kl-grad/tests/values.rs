@@ -2,15 +2,12 @@
 //! −mean(log q) over its samples, `ForwardKlExact` is D(p ‖ q) (0 at q = p), `ReverseKlExact` is
 //! D(q ‖ p), and `ReverseKl` with fixed ε is (1/n) Σ [log q(xᵢ) − log p(xᵢ)], xᵢ = μ + L εᵢ.
 
-#[path = "../../kl-dist/tests/common/mod.rs"]
-mod common;
-
-use common::{assert_close, mixture, mvn, theta, vector};
 use kl_dist::{AnyDensity, LogDensity, Mvn, kl_divergence};
 use kl_grad::{
     Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl, ReverseKlExact, pack_theta,
     split_theta,
 };
+use kl_testkit::{assert_close, mixture, mvn, theta, vector};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
@@ -21,7 +18,7 @@ fn model(th: &[f64], d: usize) -> Mvn {
 }
 
 proptest! {
-    #![proptest_config(common::config(64, "proptest-regressions/values.txt"))]
+    #![proptest_config(kl_testkit::config(64, "proptest-regressions/values.txt"))]
 
     #[test]
     fn forward_kl_samples_is_the_mean_negative_log_likelihood(
@@ -102,7 +99,7 @@ proptest! {
 
 #[test]
 fn forward_kl_exact_is_zero_at_q_equals_p() {
-    let p = Mvn::new(&[1.0, -1.0, 0.5], &common::fixed_spd(3, 0.5)).expect("valid");
+    let p = Mvn::new(&[1.0, -1.0, 0.5], &kl_testkit::fixed_spd(3, 0.5)).expect("valid");
     let c = p.cholesky().factor().to_vec();
     // The Cholesky factor itself, its negation, and a non-triangular C Q (Q a rotation in the
     // (0, 2) plane): all give q = p.

@@ -1,21 +1,12 @@
 //! The loop: trace layout, call counts, and how it stops.
 
 use kl_opt::{Adam, Error, Sgd, minimize, minimize_with};
+use kl_testkit::quadratic;
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::fmt;
 
 /// f(θ) = ½ Σ aᵢ (θᵢ − cᵢ)², gradient aᵢ (θᵢ − cᵢ).
-fn quadratic(a: &[f64], c: &[f64], theta: &[f64], grad: &mut [f64]) -> f64 {
-    let mut loss = 0.0;
-    for i in 0..theta.len() {
-        let d = theta[i] - c[i];
-        loss += 0.5 * a[i] * d * d;
-        grad[i] = a[i] * d;
-    }
-    loss
-}
-
 #[test]
 fn record_count_and_call_count_are_n_iters_plus_one() {
     let a = [1.0, 3.0];

@@ -1,6 +1,7 @@
 //! The update rules against closed forms and hand-computed steps, and their constructors.
 
 use kl_opt::{Adam, Error, Optimizer, Sgd, minimize};
+use kl_testkit::quadratic;
 use std::convert::Infallible;
 
 fn assert_close(actual: f64, expected: f64, tol: f64, what: &str) {
@@ -12,16 +13,6 @@ fn assert_close(actual: f64, expected: f64, tol: f64, what: &str) {
 }
 
 /// f(θ) = ½ Σ aᵢ (θᵢ − cᵢ)², gradient aᵢ (θᵢ − cᵢ).
-fn quadratic(a: &[f64], c: &[f64], theta: &[f64], grad: &mut [f64]) -> f64 {
-    let mut loss = 0.0;
-    for i in 0..theta.len() {
-        let d = theta[i] - c[i];
-        loss += 0.5 * a[i] * d * d;
-        grad[i] = a[i] * d;
-    }
-    loss
-}
-
 #[test]
 fn sgd_iterates_match_closed_form_on_diagonal_quadratic() {
     let a = [0.5, 2.0, 3.0, 9.5];

@@ -1,6 +1,7 @@
 //! Property tests on random convex quadratics.
 
 use kl_opt::{Adam, Sgd, minimize};
+use kl_testkit::quadratic;
 use proptest::prelude::*;
 use std::convert::Infallible;
 
@@ -13,16 +14,6 @@ fn quadratic_problem() -> impl Strategy<Value = (Vec<f64>, Vec<f64>, Vec<f64>)> 
             prop::collection::vec(-5.0_f64..5.0, d),
         )
     })
-}
-
-fn quadratic(a: &[f64], c: &[f64], theta: &[f64], grad: &mut [f64]) -> f64 {
-    let mut loss = 0.0;
-    for i in 0..theta.len() {
-        let d = theta[i] - c[i];
-        loss += 0.5 * a[i] * d * d;
-        grad[i] = a[i] * d;
-    }
-    loss
 }
 
 proptest! {

@@ -1,11 +1,41 @@
-//! Shared by the integration tests of `kl-dist` and `kl-grad` (the latter includes this file with
-//! `#[path]`): the one finite-difference gradient check, and proptest generators of
-//! well-conditioned targets and model parameters.
-#![allow(dead_code)]
+//! Test support for the `forward-backward-kl` workspace (`publish = false`, a dev-dependency only):
+//! the one finite-difference gradient check, proptest configuration with committed regressions,
+//! proptest generators of well-conditioned targets and model parameters, the quadratic test
+//! problem of the optimizer tests, scratch directories and closeness assertions.
+//!
+//! # Invariants
+//! - Nothing here is used by a library at run time; every crate's tests take their shared
+//!   helpers from here instead of copies or `#[path]` includes.
+//! - Generators produce well-conditioned inputs by construction (documented bounds), so a failed
+//!   gradient check is a real error, not a badly conditioned case.
 
-use kl_dist::{Mixture, Mvn};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError};
+
+#[cfg(feature = "dist")]
+mod dist;
+#[cfg(feature = "dist")]
+pub use dist::{mixture, mvn};
+
+/// The diagonal quadratic `½ Σ aᵢ (θᵢ − cᵢ)²`: writes its gradient `aᵢ (θᵢ − cᵢ)` into `grad` and
+/// returns its value. The optimizers' test problem (its minimizer is `c`, its curvature `a`).
+pub fn quadratic(a: &[f64], c: &[f64], theta: &[f64], grad: &mut [f64]) -> f64 {
+    let mut loss = 0.0;
+    for i in 0..theta.len() {
+        let d = theta[i] - c[i];
+        loss += 0.5 * a[i] * d * d;
+        grad[i] = a[i] * d;
+    }
+    loss
+}
+
+/// A fresh scratch directory, removed when the guard drops (`tempfile`, unpredictable name).
+pub fn scratch_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("a scratch directory in the system's temporary folder")
+}
 
 /// Proptest configuration with `cases` cases, failing cases persisted in `file` — a path
 /// relative to the crate root (cargo runs tests there), by convention
@@ -107,24 +137,6 @@ pub fn spd(d: usize) -> impl Strategy<Value = Vec<f64>> {
 /// A vector uniform in `[-r, r]ᵈ`.
 pub fn vector(d: usize, r: f64) -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec(-r..r, d)
-}
-
-/// A normal with mean in [-2, 2]ᵈ and covariance from [`spd`].
-pub fn mvn(d: usize) -> impl Strategy<Value = Mvn> {
-    (vector(d, 2.0), spd(d)).prop_map(|(m, c)| Mvn::new(&m, &c).expect("generated SPD"))
-}
-
-/// A mixture of `k` components from [`mvn`], weights uniform in [0.1, 1] then normalized.
-pub fn mixture(d: usize, k: usize) -> impl Strategy<Value = Mixture> {
-    (
-        prop::collection::vec(0.1..1.0f64, k),
-        prop::collection::vec(mvn(d), k),
-    )
-        .prop_map(|(w, comps)| {
-            let s: f64 = w.iter().sum();
-            let w: Vec<f64> = w.iter().map(|v| v / s).collect();
-            Mixture::new(&w, comps).expect("generated weights are valid")
-        })
 }
 
 /// Model parameters θ = (μ, L): μ in [-2, 2]ᵈ, `L = s I + N` with s in [0.7, 1.5] and N uniform in
