@@ -1,63 +1,275 @@
+//! The root package's one error type: every way from an experiment file to its outputs can fail,
+//! each variant naming the file, the key or line, the iteration — whatever locates it — and
+//! chaining its cause through [`std::error::Error::source`] (printed once, by the caller).
+
 use std::fmt;
 use std::path::PathBuf;
 
 /// Where in a file: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub column: usize,
 }
 
 impl Location {
     /// The line and column of byte `offset` in `text`.
     pub fn of(text: &str, offset: usize) -> Location {
-        let before = &text[..offset.min(text.len())];
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         Location { line, column }
     }
 }
 
-/// Everything that can go wrong between an experiment file and its outputs. Each variant names
-/// the file and, where it has one, the key or line.
+/// At most this many characters of any user-given text are quoted in a message.
+pub const QUOTE_LIMIT: usize = 60;
+
+/// `text` cut to [`QUOTE_LIMIT`] characters, with `…` when it was cut (a message never echoes a
+/// whole field: a 50 MB string or a line of some other file stays out of the terminal).
+pub fn quote(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(QUOTE_LIMIT).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// Why a fit stopped. Carried by [`Error::Fit`], which names the experiment.
 #[derive(Debug)]
+#[non_exhaustive]
+pub enum FitError {
+    /// The target could not be built (the random Gaussian, the data set).
+    Target(kl_dist::Error),
+    /// The objective could not be built.
+    Objective(kl_grad::Error),
+    /// The optimizer's parameters are invalid.
+    Optimizer(kl_opt::Error<std::convert::Infallible>),
+    /// Evaluating the objective failed at an iteration (a singular model, a non-finite θ).
+    Step {
+        /// The iteration (0 = the initial state).
+        iteration: usize,
+        /// What failed.
+        source: kl_grad::Error,
+    },
+    /// The loss or the gradient turned non-finite at an iteration.
+    NonFinite {
+        /// The iteration.
+        iteration: usize,
+        /// `"loss"` or `"gradient"`.
+        what: &'static str,
+        /// The value seen.
+        value: f64,
+    },
+    /// A parameter grew beyond the problem's scale: Σ = L Lᵀ or μ ran away.
+    Diverged {
+        /// The iteration.
+        iteration: usize,
+        /// The index into θ.
+        index: usize,
+        /// Its value.
+        value: f64,
+        /// The bound it crossed.
+        limit: f64,
+    },
+    /// The fit rose far above where it started (loss of a deterministic objective, or the exact
+    /// KL), although everything stayed finite.
+    BlewUp {
+        /// The first iteration past the threshold.
+        iteration: usize,
+        /// `"loss"`, `"D(p‖q)"` or `"D(q‖p)"`.
+        what: &'static str,
+        /// The value at iteration 0.
+        start: f64,
+        /// The value at `iteration`.
+        value: f64,
+    },
+    /// The exact KL of the trace is not finite at an iteration.
+    KlNotFinite {
+        /// The iteration.
+        iteration: usize,
+        /// D(p‖q) there.
+        forward: f64,
+        /// D(q‖p) there.
+        reverse: f64,
+    },
+    /// The model at an iteration is not a valid normal.
+    Model {
+        /// The iteration.
+        iteration: usize,
+        /// Why.
+        source: kl_dist::Error,
+    },
+    /// `learning_rate = "auto"` found no candidate step size that makes progress.
+    NoStepSize {
+        /// The candidates tried, largest first.
+        tried: Vec<f64>,
+    },
+    /// The run was interrupted (Ctrl-C).
+    Interrupted {
+        /// The iteration reached.
+        iteration: usize,
+    },
+}
+
+impl fmt::Display for FitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FitError::Target(_) => write!(f, "the target cannot be built"),
+            FitError::Objective(_) => write!(f, "the objective cannot be built"),
+            FitError::Optimizer(_) => write!(f, "the optimizer cannot be built"),
+            FitError::Step { iteration, .. } => {
+                write!(f, "iteration {iteration}: the objective cannot be evaluated")
+            }
+            FitError::NonFinite {
+                iteration,
+                what,
+                value,
+            } => write!(
+                f,
+                "iteration {iteration}: the {what} is {value}: the step before it went too far \
+                 (lower optimizer.learning_rate, or use learning_rate = \"auto\")"
+            ),
+            FitError::Diverged {
+                iteration,
+                index,
+                value,
+                limit,
+            } => write!(
+                f,
+                "iteration {iteration}: the fit diverged: parameter {index} is {value:e}, beyond \
+                 {limit:e} (10⁸ × the problem's scale); lower optimizer.learning_rate"
+            ),
+            FitError::BlewUp {
+                iteration,
+                what,
+                start,
+                value,
+            } => write!(
+                f,
+                "iteration {iteration}: the fit blew up: the {what} rose from {start:.6} to \
+                 {value:.6e}; lower optimizer.learning_rate (or use learning_rate = \"auto\")"
+            ),
+            FitError::KlNotFinite {
+                iteration,
+                forward,
+                reverse,
+            } => write!(
+                f,
+                "iteration {iteration}: the exact KL is not finite (D(p‖q) = {forward}, \
+                 D(q‖p) = {reverse}): q is degenerate or far from p there; lower \
+                 optimizer.learning_rate"
+            ),
+            FitError::Model { iteration, .. } => {
+                write!(f, "iteration {iteration}: the model is not a valid normal")
+            }
+            FitError::NoStepSize { tried } => write!(
+                f,
+                "learning_rate = \"auto\": none of the step sizes {tried:?} made progress from \
+                 the initial model; give optimizer.learning_rate by hand"
+            ),
+            FitError::Interrupted { iteration } => {
+                write!(f, "interrupted at iteration {iteration}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FitError::Target(e) | FitError::Model { source: e, .. } => Some(e),
+            FitError::Objective(e) | FitError::Step { source: e, .. } => Some(e),
+            FitError::Optimizer(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Everything that can go wrong between an experiment file and its outputs. Each variant names
+/// the file and, where it has one, the key or line; causes are chained by `source()`.
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
-    /// A file could not be read or written.
+    /// A file or folder could not be read or written.
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// What was being done (`"read the experiment file"`).
         action: &'static str,
+        /// The operating system's reason.
         source: std::io::Error,
     },
+    /// An input file is refused before it is read: not a regular file, too large, not UTF-8.
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// The experiment file is not valid: bad TOML, an unknown key, a wrong type, a missing key or
-    /// section, or a value out of range. `key` is dotted (`optimizer.learning_rate`).
+    /// section, a value out of range, or a size beyond a documented limit. `key` is dotted
+    /// (`optimizer.learning_rate`).
     Config {
+        /// The experiment file.
         path: PathBuf,
+        /// Where in it, when TOML knows.
         at: Option<Location>,
+        /// The dotted key.
         key: Option<String>,
+        /// What is wrong, and what would be right.
         message: String,
     },
-    /// A samples CSV is missing, empty, ragged or has a non-number (`line` is 1-based).
+    /// A CSV file (samples or data) is empty, ragged, too large or has a non-number (`line` is
+    /// 1-based).
     Csv {
+        /// The file.
         path: PathBuf,
+        /// The line, when the problem has one.
         line: Option<usize>,
+        /// What is wrong.
         message: String,
     },
-    /// The fit stopped: a non-finite loss, gradient or parameter, or a singular model, at an iteration.
-    Fit { experiment: String, message: String },
-    /// A figure could not be drawn or written.
-    Render { path: PathBuf, message: String },
+    /// The fit stopped.
+    Fit {
+        /// The experiment's name and file.
+        experiment: String,
+        /// Why.
+        source: FitError,
+    },
+    /// A figure could not be drawn or encoded.
+    Render {
+        /// The figure's file name.
+        figure: String,
+        /// Why.
+        source: kl_render::Error,
+    },
+    /// The command line or the outputs' names are not usable (`--out ""`, a name beyond the
+    /// platform's limits, two experiments with one name).
+    Usage {
+        /// What is wrong, and what to do.
+        message: String,
+    },
     /// `figures --check` found files that differ from what the experiments produce.
-    Stale { files: Vec<PathBuf> },
+    Stale {
+        /// The files, in order.
+        files: Vec<PathBuf>,
+    },
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Io {
-                path,
-                action,
-                source,
-            } => write!(f, "{}: cannot {action}: {source}", path.display()),
+            Error::Io { path, action, .. } => write!(f, "{}: cannot {action}", path.display()),
+            Error::Input { path, message } => write!(f, "{}: {message}", path.display()),
             Error::Config {
                 path,
                 at,
@@ -82,11 +294,9 @@ impl fmt::Display for Error {
                 Some(line) => write!(f, "{}:{line}: {message}", path.display()),
                 None => write!(f, "{}: {message}", path.display()),
             },
-            Error::Fit {
-                experiment,
-                message,
-            } => write!(f, "experiment {experiment}: {message}"),
-            Error::Render { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::Fit { experiment, source } => write!(f, "experiment {experiment}: {source}"),
+            Error::Render { figure, .. } => write!(f, "{figure}: the figure cannot be drawn"),
+            Error::Usage { message } => write!(f, "{message}"),
             Error::Stale { files } => {
                 write!(
                     f,
@@ -102,6 +312,30 @@ impl fmt::Display for Error {
     }
 }
 
-/// The messages are self-contained (an I/O error's cause is part of its `Display`), so there is
-/// no separate `source` to print twice.
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            // The fit's own message is part of this one's Display; its cause comes next.
+            Error::Fit { source, .. } => std::error::Error::source(source),
+            Error::Render { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The error and its chain of causes on one line, `outer: cause: cause` (what the command line
+/// prints).
+pub fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}

@@ -14,7 +14,7 @@ use kl_render::{
 };
 
 use crate::error::Error;
-use crate::run::Run;
+use crate::engine::Run;
 
 /// Samples drawn as dots (the notebook's `samples[:200]`).
 pub const N_DOTS: usize = 200;
@@ -55,9 +55,9 @@ impl Style {
 }
 
 pub(crate) fn render_err(name: &str) -> impl Fn(kl_render::Error) -> Error + '_ {
-    move |e| Error::Render {
-        path: name.into(),
-        message: e.to_string(),
+    move |source| Error::Render {
+        figure: name.into(),
+        source,
     }
 }
 
@@ -133,9 +133,12 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
         let models: Vec<Mvn> = (0..run.trace.iterations.len())
             .map(|k| run.trace.model(k))
             .collect::<Result<_, _>>()
-            .map_err(|e| Error::Fit {
+            .map_err(|source| Error::Fit {
                 experiment: exp.name.clone(),
-                message: e.to_string(),
+                source: crate::error::FitError::Model {
+                    iteration: 0,
+                    source,
+                },
             })?;
         let q_grids: Vec<Vec<f64>> = models.iter().map(|q| grid_values(q, lim, n)).collect();
 
@@ -260,140 +263,47 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
     png(&name, &fig)
 }
 
-/// The experiment files of a folder (`*.toml`), sorted by name.
-pub fn experiment_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Error> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        action: "list the experiments",
-        source,
-    })?;
-    let mut files: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    Ok(files)
+/// The names of the files [`run_figures`] writes for `exp` (for checks before the fit).
+pub fn file_names(exp: &crate::config::Experiment) -> Vec<String> {
+    let stem = exp.name.replace('-', "_");
+    let p = &exp.plot.prefix;
+    let mut names = vec![format!("{stem}_kl_curves.png")];
+    if exp.target.dim() == 2 {
+        names.extend([
+            format!("{p}_target.png"),
+            format!("{p}_samples.png"),
+            format!("{stem}_kl.png"),
+            format!("{stem}_kl.gif"),
+        ]);
+    }
+    names
 }
 
-/// What one figure job gives: who produced the files, and the files.
-type JobResult = Result<(String, Vec<Output>), Error>;
-
-/// Runs every experiment file (and, with `story`, the story figures of [`crate::story`]) and
-/// collects their figures, in file order. The jobs run on scoped threads; each is deterministic on
-/// its own, so the bytes do not depend on the thread count. Two experiments may write the same
-/// file name only with identical bytes. `progress` is told each job as it finishes.
-pub fn all_figures(
-    files: &[std::path::PathBuf],
-    style: Style,
-    story: bool,
-    mut progress: impl FnMut(&str),
-) -> Result<Vec<Output>, Error> {
-    let job = |file: &std::path::PathBuf| -> JobResult {
-        let exp = crate::config::load(file)?;
-        let run = crate::run::run(&exp)?;
-        Ok((exp.name.clone(), run_figures(&run, style)?))
+/// Checks, before the fit, that the figures of `exp` at `style` fit on a canvas.
+///
+/// # Errors
+/// [`Error::Config`] naming `plot.rows`/`plot.cols` and `--scale` when the grid figure would be
+/// beyond the canvas limit.
+pub fn check_canvas(exp: &crate::config::Experiment, style: Style) -> Result<(), Error> {
+    let spec = FigureSpec {
+        rows: exp.plot.rows,
+        cols: exp.plot.cols,
+        width_in: 3.0 * exp.plot.cols as f64,
+        height_in: 3.0 * exp.plot.rows as f64,
+        dpi: 72.0,
+        scale: style.scale,
     };
-    let results: Vec<(String, JobResult)> = std::thread::scope(|s| {
-        let mut handles: Vec<_> = files
-            .iter()
-            .map(|f| (f.display().to_string(), s.spawn(move || job(f))))
-            .collect();
-        if story {
-            handles.push((
-                "story figures".to_string(),
-                s.spawn(move || Ok(("story".to_string(), crate::story::story_figures(style)?))),
-            ));
-        }
-        handles
-            .into_iter()
-            .map(|(label, h)| {
-                let r = h.join().unwrap_or_else(|_| {
-                    Err(Error::Render {
-                        path: label.clone().into(),
-                        message: "internal error: the job panicked".into(),
-                    })
-                });
-                progress(&label);
-                (label, r)
-            })
-            .collect()
-    });
-    let mut outputs: Vec<Output> = Vec::new();
-    let mut owner: Vec<String> = Vec::new();
-    for (_, result) in results {
-        let (who, produced) = result?;
-        for o in produced {
-            match outputs.iter().position(|x| x.name == o.name) {
-                Some(i) if outputs[i].bytes == o.bytes => {}
-                Some(i) => {
-                    return Err(Error::Render {
-                        path: o.name.clone().into(),
-                        message: format!(
-                            "experiments {} and {who} both draw this file, differently: give them different plot.prefix values",
-                            owner[i]
-                        ),
-                    });
-                }
-                None => {
-                    owner.push(who.clone());
-                    outputs.push(o);
-                }
-            }
-        }
+    match spec.pixel_size() {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::Config {
+            path: exp.path.clone(),
+            at: None,
+            key: Some("plot.rows, plot.cols".into()),
+            message: format!(
+                "the grid figure of {} × {} panels at --scale {} cannot be drawn: {e}; use fewer \
+                 panels or a smaller --scale",
+                exp.plot.rows, exp.plot.cols, style.scale
+            ),
+        }),
     }
-    Ok(outputs)
-}
-
-/// Writes `outputs` into `dir` (atomically each) and removes figure files (`.png`, `.gif`) there
-/// that are no longer produced.
-pub fn write_all(dir: &std::path::Path, outputs: &[Output]) -> Result<(), Error> {
-    for o in outputs {
-        crate::run::write_atomic(&dir.join(&o.name), &o.bytes)?;
-    }
-    for stale in stale_files(dir, outputs)? {
-        std::fs::remove_file(&stale).map_err(|source| Error::Io {
-            path: stale.clone(),
-            action: "remove the stale figure",
-            source,
-        })?;
-    }
-    Ok(())
-}
-
-fn stale_files(
-    dir: &std::path::Path,
-    outputs: &[Output],
-) -> Result<Vec<std::path::PathBuf>, Error> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut stale: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "png" || x == "gif"))
-        .filter(|p| {
-            !outputs
-                .iter()
-                .any(|o| p.file_name().is_some_and(|n| n == o.name.as_str()))
-        })
-        .collect();
-    stale.sort();
-    Ok(stale)
-}
-
-/// Compares `outputs` with the files in `dir`: the files that differ, are missing, or are no
-/// longer produced. Empty means up to date.
-pub fn check_all(
-    dir: &std::path::Path,
-    outputs: &[Output],
-) -> Result<Vec<std::path::PathBuf>, Error> {
-    let mut differ = Vec::new();
-    for o in outputs {
-        let path = dir.join(&o.name);
-        match std::fs::read(&path) {
-            Ok(bytes) if bytes == o.bytes => {}
-            _ => differ.push(path),
-        }
-    }
-    differ.extend(stale_files(dir, outputs)?);
-    Ok(differ)
 }

@@ -1,12 +1,19 @@
-//! Fit a Gaussian q(μ, Σ = L Lᵀ) to a target p by gradient descent on the forward KL D(p‖q) and
-//! the reverse KL D(q‖p), and draw what happens.
+//! Fit a Gaussian q(μ, Σ) to a target p by gradient descent on the forward KL D(p‖q) and the
+//! reverse KL D(q‖p), and draw what happens.
 //!
-//! The root package glues the workspace together: experiment files ([`config`]) → a run
-//! ([`run`]) → a trace and figures. `cargo xtask` is a thin command line over it.
+//! The root package glues the workspace together, in layers that import downward only:
+//!
+//! ```text
+//! app      (cli, input, output)     the only layer that touches files
+//!  ├─ figures, story                pure: a run in, figure bytes out
+//!  ├─ engine (fit, trace, exact_kl) an Experiment in, a Run out
+//!  └─ config (schema → locate → validate, limits, csv)
+//! error                             one typed Error, causes chained by source()
+//! ```
 //!
 //! | crate | what it is |
 //! |---|---|
-//! | `kl-dist` | `Mvn` and `Mixture`, by Cholesky factors and log-sum-exp |
+//! | `kl-dist` | the targets (normals, mixtures, the zoo) by Cholesky factors and log-sum-exp |
 //! | `kl-grad` | the KL objectives and their analytic gradients |
 //! | `kl-opt` | SGD and Adam over flat parameters, a traced loop |
 //! | `kl-render` | contours, dots and titles rasterized to PNG and GIF |
@@ -14,20 +21,19 @@
 //! # Example
 //! ```no_run
 //! # fn main() -> Result<(), forward_backward_kl::Error> {
-//! let exp = forward_backward_kl::config::load("experiments/mixture-reverse.toml".as_ref())?;
-//! let run = forward_backward_kl::run::run(&exp)?;
+//! let exp = forward_backward_kl::app::load("experiments/mixture-reverse.toml".as_ref())?;
+//! let run = forward_backward_kl::engine::run(&exp)?;
 //! let last = run.trace.iterations.last().expect("n_iters + 1 states");
 //! println!("D(q‖p) after {} steps: {:?}", last.iteration, last.kl_reverse);
 //! # Ok(())
 //! # }
 //! ```
 
+pub mod app;
 pub mod config;
-pub mod csv;
+pub mod engine;
 mod error;
-pub mod exact_kl;
 pub mod figures;
-pub mod run;
 pub mod story;
 
-pub use error::{Error, Location};
+pub use error::{Error, FitError, Location, quote, report};

@@ -21,7 +21,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
 
 use crate::error::Error;
-use crate::exact_kl::ExactKl;
+use crate::engine::exact_kl::ExactKl;
 use crate::figures::{
     Output, Style, contour_layer, grid_values, line_plot_spec, png, render_err, tab10,
 };
@@ -42,9 +42,8 @@ pub fn notebook_mixture() -> Mixture {
 }
 
 fn story_err(what: &str) -> impl Fn(String) -> Error + '_ {
-    move |message| Error::Fit {
-        experiment: what.to_string(),
-        message,
+    move |message| Error::Usage {
+        message: format!("{what}: {message}"),
     }
 }
 

@@ -73,5 +73,5 @@ mod minimize;
 mod optimizer;
 
 pub use error::Error;
-pub use minimize::{Record, minimize, minimize_with};
+pub use minimize::{Record, minimize, minimize_until, minimize_with};
 pub use optimizer::{Adam, Optimizer, Sgd};

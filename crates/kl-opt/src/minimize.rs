@@ -1,5 +1,7 @@
 //! The traced optimization loop.
 
+use std::ops::ControlFlow;
+
 use crate::error::Error;
 use crate::optimizer::Optimizer;
 
@@ -78,13 +80,38 @@ pub fn minimize_with<E, O, F, C>(
     theta0: &[f64],
     optimizer: &mut O,
     n_iters: usize,
-    mut objective: F,
+    objective: F,
     mut observer: C,
 ) -> Result<Vec<Record>, Error<E>>
 where
     O: Optimizer + ?Sized,
     F: FnMut(usize, &[f64], &mut [f64]) -> Result<f64, E>,
     C: FnMut(&Record, &[f64]),
+{
+    minimize_until(theta0, optimizer, n_iters, objective, |r, g| {
+        observer(r, g);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`minimize_with`] whose observer may end the loop early: returning
+/// [`ControlFlow::Break`] after record k stops with `records[..=k]` (no further update or
+/// evaluation), e.g. for a convergence rule. `n_iters` is then the maximum.
+///
+/// # Errors
+///
+/// As [`minimize`].
+pub fn minimize_until<E, O, F, C>(
+    theta0: &[f64],
+    optimizer: &mut O,
+    n_iters: usize,
+    mut objective: F,
+    mut observer: C,
+) -> Result<Vec<Record>, Error<E>>
+where
+    O: Optimizer + ?Sized,
+    F: FnMut(usize, &[f64], &mut [f64]) -> Result<f64, E>,
+    C: FnMut(&Record, &[f64]) -> ControlFlow<()>,
 {
     if let Some((index, value)) = first_non_finite(theta0) {
         return Err(Error::NonFiniteParameter {
@@ -121,8 +148,11 @@ where
             loss,
             grad_norm,
         };
-        observer(&record, &grad);
+        let flow = observer(&record, &grad);
         records.push(record);
+        if flow.is_break() {
+            break;
+        }
         if iteration < n_iters {
             optimizer.step(&mut theta, &grad);
             if let Some((index, value)) = first_non_finite(&theta) {

@@ -313,3 +313,38 @@ fn errors_convert_into_boxed_errors() {
         "iteration 1: the objective returned an error"
     );
 }
+
+#[test]
+fn an_observer_that_breaks_stops_the_loop_after_that_record() {
+    use std::ops::ControlFlow;
+    let a = [1.0, 3.0];
+    let c = [0.5, -1.0];
+    let calls = Cell::new(0);
+    let mut opt = Sgd::try_new(0.1, 0.0).expect("valid");
+    let records = kl_opt::minimize_until(
+        &[0.0, 0.0],
+        &mut opt,
+        100,
+        |_, t, g| {
+            calls.set(calls.get() + 1);
+            Ok::<_, Infallible>(quadratic(&a, &c, t, g))
+        },
+        |r, _| {
+            if r.iteration == 7 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    )
+    .expect("finite");
+    assert_eq!(records.len(), 8);
+    assert_eq!(records.last().map(|r| r.iteration), Some(7));
+    assert_eq!(calls.get(), 8, "no evaluation after the break");
+    // The same prefix as an unstopped run.
+    let full = minimize(&[0.0, 0.0], &mut opt, 100, |_, t, g| {
+        Ok::<_, Infallible>(quadratic(&a, &c, t, g))
+    })
+    .expect("finite");
+    assert_eq!(&full[..8], &records[..]);
+}

@@ -1,0 +1,390 @@
+//! The experiment engine: a validated [`Experiment`] in, a [`Run`] (target, samples, trace) out.
+//! No files: the caller reads the experiment and writes what the run gives.
+//!
+//! [`run`] is a sequence of small steps, each its own function: [`build_target`],
+//! [`initial_theta`], [`draw_samples`], [`build_objective`], the step size (given, or searched),
+//! [`fit::fit`], then the trace ([`trace::Trace`]) with the exact KL along the fit.
+//!
+//! Random draws, all from one `Pcg64` seeded by the experiment's `seed`, in this order: the target
+//! (random-mvn), the initial model (`random = true`), `n_samples` draws of p (the data of
+//! forward-kl-samples and the figures' dots; targets without a sampler draw none), then the
+//! objective's ε for each step. The `"auto"` step-size search and the diagnostics draw from their
+//! own streams, seeded from `seed`, so they change none of these.
+
+pub mod exact_kl;
+pub mod fit;
+pub mod trace;
+
+use std::ops::ControlFlow;
+
+use kl_dist::{AnyDensity, LogDensity, Mvn, Sample};
+use kl_grad::{Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl, ReverseKlExact};
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+use rand_pcg::Pcg64;
+
+use crate::config::{Experiment, Family, InitSpec, ObjectiveKind, TargetSpec};
+use crate::error::{Error, FitError};
+use exact_kl::ExactKl;
+use fit::{DIVERGENCE_FACTOR, first_blowup};
+use trace::{Iteration, Trace};
+
+/// A finished run: the resolved target, p's samples and the trace.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// What was run.
+    pub experiment: Experiment,
+    /// `None` for a samples target.
+    pub target: Option<AnyDensity>,
+    /// Row-major `n × d`: the samples file, or `n_samples` draws of the target (empty for a
+    /// target without a sampler).
+    pub samples: Vec<f64>,
+    /// What the fit recorded.
+    pub trace: Trace,
+}
+
+/// Runs an experiment.
+///
+/// # Errors
+/// [`Error::Fit`] naming the experiment, with the [`FitError`] that stopped it.
+pub fn run(exp: &Experiment) -> Result<Run, Error> {
+    run_observed(exp, &mut |_, _| ControlFlow::Continue(()))
+}
+
+/// [`run`], telling `progress(iteration, loss)` after every iteration; returning
+/// `ControlFlow::Break` interrupts the fit ([`FitError::Interrupted`]).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_observed(
+    exp: &Experiment,
+    progress: &mut dyn FnMut(usize, f64) -> ControlFlow<()>,
+) -> Result<Run, Error> {
+    run_inner(exp, progress).map_err(|source| Error::Fit {
+        experiment: format!("{} ({})", exp.name, exp.path.display()),
+        source,
+    })
+}
+
+/// Seed offsets of the side streams (the step-size search, the diagnostics).
+const SEARCH_STREAM: u64 = 0x5eed_0001;
+
+fn run_inner(
+    exp: &Experiment,
+    progress: &mut dyn FnMut(usize, f64) -> ControlFlow<()>,
+) -> Result<Run, FitError> {
+    let mut rng = Pcg64::seed_from_u64(exp.seed);
+    let target = build_target(exp, &mut rng)?;
+    let theta0 = initial_theta(exp, &mut rng);
+    let samples = draw_samples(exp, target.as_ref(), &mut rng);
+    let scale = problem_scale(exp, target.as_ref(), &samples, &theta0);
+    let limit = DIVERGENCE_FACTOR * scale;
+
+    let (rate, search) = match fit::fixed_rate(exp.optimizer) {
+        Some(r) => (r, None),
+        None => {
+            let s = fit::search_rate(
+                exp,
+                &mut |r| build_objective(exp, target.as_ref(), &samples, r),
+                &theta0,
+                limit,
+                exp.seed.wrapping_add(SEARCH_STREAM),
+            )?;
+            (s.chosen, Some(s))
+        }
+    };
+    let mut objective = build_objective(exp, target.as_ref(), &samples, &mut rng)?;
+    let mut optimizer = fit::optimizer(exp.optimizer, rate)?;
+    let mut interrupted = None;
+    let mut ess = Vec::new();
+    let fitted = fit::fit(
+        objective.as_mut(),
+        optimizer.as_mut(),
+        &theta0,
+        exp.n_iters,
+        limit,
+        exp.stopping,
+        &mut rng,
+        &mut ess,
+        &mut |k, loss| {
+            let flow = progress(k, loss);
+            if flow.is_break() {
+                interrupted = Some(k);
+            }
+            flow
+        },
+    )?;
+    if let Some(iteration) = interrupted {
+        return Err(FitError::Interrupted { iteration });
+    }
+    if exp.objective.kind.is_deterministic()
+        && let Some((iteration, start, value)) =
+            first_blowup(fitted.records.iter().map(|r| r.loss))
+    {
+        return Err(FitError::BlewUp {
+            iteration,
+            what: "loss",
+            start,
+            value,
+        });
+    }
+    let trace = build_trace(exp, target.as_ref(), &fitted, &ess, rate, search)?;
+    Ok(Run {
+        experiment: exp.clone(),
+        target,
+        samples,
+        trace,
+    })
+}
+
+/// The target's density (`None` for a samples target); a random Gaussian is drawn from `rng`.
+pub fn build_target(exp: &Experiment, rng: &mut Pcg64) -> Result<Option<AnyDensity>, FitError> {
+    Ok(match &exp.target {
+        TargetSpec::Mvn(m) => Some(AnyDensity::Mvn(m.clone())),
+        TargetSpec::Mixture(m) => Some(AnyDensity::Mixture(m.clone())),
+        TargetSpec::RandomMvn { dim, shift } => Some(AnyDensity::Mvn(
+            kl_dist::random_mvn(rng, *dim, *shift).map_err(FitError::Target)?,
+        )),
+        TargetSpec::Samples { .. } => None,
+        other => {
+            return Err(FitError::Target(kl_dist::Error::DimensionMismatch {
+                what: other.kind(),
+                expected: 0,
+                got: 0,
+            }));
+        }
+    })
+}
+
+/// The number of parameters of the family in dimension `d`.
+pub fn n_params(family: Family, d: usize) -> usize {
+    match family {
+        Family::FullRank => d + d * d,
+        Family::MeanField => 2 * d,
+    }
+}
+
+/// θ₀: given (μ and L, or μ and σ → ω = ln σ), or every entry ~ N(0, 1) from `rng`.
+pub fn initial_theta(exp: &Experiment, rng: &mut Pcg64) -> Vec<f64> {
+    let d = exp.target.dim();
+    match &exp.init {
+        InitSpec::Explicit { mean, raw } => kl_grad::pack_theta(mean, raw),
+        InitSpec::MeanField { mean, sd } => {
+            let log_sd: Vec<f64> = sd.iter().map(|s| s.ln()).collect();
+            kl_grad::pack_theta(mean, &log_sd)
+        }
+        InitSpec::Random => (0..n_params(exp.family, d))
+            .map(|_| StandardNormal.sample(rng))
+            .collect(),
+    }
+}
+
+/// The samples of p: the samples file's, or `n_samples` draws of the target when it has a
+/// sampler (none otherwise).
+pub fn draw_samples(exp: &Experiment, target: Option<&AnyDensity>, rng: &mut Pcg64) -> Vec<f64> {
+    match (&exp.target, target) {
+        (TargetSpec::Samples { data, .. }, _) => data.clone(),
+        (_, Some(p)) => {
+            let mut s = vec![0.0; exp.objective.n_samples * exp.target.dim()];
+            p.sample(rng, &mut s);
+            s
+        }
+        (_, None) => Vec::new(),
+    }
+}
+
+/// The objective of the experiment, its draws from `rng`.
+pub fn build_objective(
+    exp: &Experiment,
+    target: Option<&AnyDensity>,
+    samples: &[f64],
+    rng: &mut dyn Rng,
+) -> Result<Box<dyn Objective>, FitError> {
+    let d = exp.target.dim();
+    let gaussian = || match target {
+        Some(AnyDensity::Mvn(m)) => Ok(m.clone()),
+        _ => Err(FitError::Objective(kl_grad::Error::NoSamples)),
+    };
+    let density = || target.cloned().ok_or(FitError::Objective(kl_grad::Error::NoSamples));
+    let objective: Box<dyn Objective> = match exp.objective.kind {
+        ObjectiveKind::ForwardKlExact => Box::new(ForwardKlExact::new(gaussian()?)),
+        ObjectiveKind::ReverseKlExact => Box::new(ReverseKlExact::new(gaussian()?)),
+        ObjectiveKind::ForwardKlSamples => {
+            Box::new(ForwardKlSamples::new(samples, d).map_err(FitError::Objective)?)
+        }
+        ObjectiveKind::ReverseKl(estimator) => Box::new(
+            ReverseKl::new(density()?, exp.objective.n_samples, estimator, rng)
+                .map_err(FitError::Objective)?,
+        ),
+        ObjectiveKind::ForwardKlIs | ObjectiveKind::Renyi { .. } => {
+            return Err(FitError::Objective(kl_grad::Error::NoSamples));
+        }
+    };
+    Ok(objective)
+}
+
+/// The size of the problem: the largest of 1, the initial parameters, and the target's reach
+/// (|mean| + standard deviation, or the largest sample coordinate).
+fn problem_scale(
+    exp: &Experiment,
+    target: Option<&AnyDensity>,
+    samples: &[f64],
+    theta0: &[f64],
+) -> f64 {
+    let abs_max = |v: &[f64]| v.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    let reach = match (&exp.target, target) {
+        (TargetSpec::Samples { .. }, _) => abs_max(samples),
+        (_, Some(p)) => {
+            let d = p.dim();
+            let cov = p.covariance();
+            let var = (0..d).map(|i| cov[i * d + i]).fold(0.0_f64, f64::max);
+            abs_max(&p.mean()) + var.sqrt()
+        }
+        (_, None) => 0.0,
+    };
+    1.0_f64.max(abs_max(theta0)).max(reach)
+}
+
+/// Clamps rounding below zero: a KL is ≥ 0, and a converged fit's −1e-17 is 0.
+fn clamp_kl(v: f64) -> f64 {
+    if v < 0.0 { 0.0 } else { v }
+}
+
+/// The model of `theta` as a normal, for either family.
+pub fn model_of(family: Family, theta: &[f64], d: usize) -> Result<Mvn, kl_dist::Error> {
+    let (mean, rest) = theta.split_at(d);
+    match family {
+        Family::FullRank => Mvn::from_factor(mean, rest),
+        Family::MeanField => {
+            let mut l = vec![0.0; d * d];
+            for (i, w) in rest.iter().enumerate() {
+                l[i * d + i] = w.exp();
+            }
+            Mvn::from_factor(mean, &l)
+        }
+    }
+}
+
+fn build_trace(
+    exp: &Experiment,
+    target: Option<&AnyDensity>,
+    fitted: &fit::Fitted,
+    ess: &[Option<f64>],
+    rate: f64,
+    search: Option<trace::RateSearch>,
+) -> Result<Trace, FitError> {
+    let d = exp.target.dim();
+    let kl = target.map(|t| ExactKl::new(t.clone(), exp.seed));
+    let mut iterations = Vec::with_capacity(fitted.records.len());
+    let mut inaccurate = Vec::new();
+    for (k, r) in fitted.records.iter().enumerate() {
+        let iteration = r.iteration;
+        let q = model_of(exp.family, &r.theta, d)
+            .map_err(|source| FitError::Model { iteration, source })?;
+        let (kl_forward, kl_reverse) = match &kl {
+            Some(kl) => {
+                let (f, b) = kl.eval(&q);
+                if !kl.is_accurate(&q) {
+                    inaccurate.push(iteration.to_string());
+                }
+                if !(f.is_finite() && b.is_finite()) {
+                    return Err(FitError::KlNotFinite {
+                        iteration,
+                        forward: f,
+                        reverse: b,
+                    });
+                }
+                (Some(clamp_kl(f)), Some(clamp_kl(b)))
+            }
+            None => (None, None),
+        };
+        let (mean, rest) = r.theta.split_at(d);
+        let raw = match exp.family {
+            Family::FullRank => rest.chunks(d).map(<[f64]>::to_vec).collect(),
+            Family::MeanField => vec![rest.to_vec()],
+        };
+        iterations.push(Iteration {
+            iteration,
+            mean: mean.to_vec(),
+            raw,
+            covariance: q.covariance().chunks(d).map(<[f64]>::to_vec).collect(),
+            loss: r.loss,
+            grad_norm: r.grad_norm,
+            ess: ess.get(k).copied().flatten(),
+            kl_forward,
+            kl_reverse,
+        });
+    }
+    check_kl_blowup(exp, &iterations)?;
+    let (estimator, alpha) = match exp.objective.kind {
+        ObjectiveKind::ReverseKl(Estimator::Total) => (Some("total".to_string()), None),
+        ObjectiveKind::ReverseKl(Estimator::Stl) => (Some("stl".to_string()), None),
+        ObjectiveKind::Renyi { alpha } => (None, Some(alpha)),
+        _ => (None, None),
+    };
+    Ok(Trace {
+        name: exp.name.clone(),
+        dim: d,
+        target: exp.target.kind().to_string(),
+        family: exp.family.name().to_string(),
+        objective: exp.objective.kind.name().to_string(),
+        estimator,
+        alpha,
+        optimizer: exp.optimizer.name().to_string(),
+        learning_rate: rate,
+        learning_rate_search: search,
+        n_iters: exp.n_iters,
+        convergence: fitted.convergence.clone(),
+        seed: exp.seed,
+        kl_method: kl.as_ref().map(|k| {
+            let mut m = k.method().describe();
+            if !inaccurate.is_empty() {
+                m.push_str(&format!(
+                    "; at iterations {} q is too wide for the grid: those values are approximate",
+                    inaccurate.join(", ")
+                ));
+            }
+            m
+        }),
+        diagnostic_draws: exp.diagnostics.n_draws,
+        diagnostics: Vec::new(),
+        iterations,
+    })
+}
+
+/// The blow-up rule on the exact KL of the objective's direction (see [`fit`]).
+fn check_kl_blowup(exp: &Experiment, iterations: &[Iteration]) -> Result<(), FitError> {
+    let forward = || iterations.iter().filter_map(|i| i.kl_forward);
+    let reverse = || iterations.iter().filter_map(|i| i.kl_reverse);
+    let ends_high = |values: Vec<f64>| -> Option<(usize, f64, f64)> {
+        let (first, last) = (*values.first()?, *values.last()?);
+        if last > fit::blowup_threshold(first) {
+            first_blowup(values)
+        } else {
+            None
+        }
+    };
+    let (what, hit) = match exp.objective.kind {
+        ObjectiveKind::ForwardKlExact
+        | ObjectiveKind::ForwardKlSamples
+        | ObjectiveKind::ForwardKlIs => ("D(p‖q)", ends_high(forward().collect())),
+        ObjectiveKind::ReverseKl(_) | ObjectiveKind::ReverseKlExact => {
+            ("D(q‖p)", ends_high(reverse().collect()))
+        }
+        ObjectiveKind::Renyi { .. } => {
+            match (ends_high(forward().collect()), ends_high(reverse().collect())) {
+                (Some(f), Some(_)) => ("D(p‖q)", Some(f)),
+                _ => ("", None),
+            }
+        }
+    };
+    match hit {
+        Some((k, start, value)) => Err(FitError::BlewUp {
+            iteration: iterations[k].iteration,
+            what,
+            start,
+            value,
+        }),
+        None => Ok(()),
+    }
+}
