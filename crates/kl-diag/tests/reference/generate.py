@@ -63,9 +63,9 @@ def case(name, lw, note):
         "arviz_pareto_k": enc(np.asarray(khat)),
         "arviz_log_weights": [enc(v) for v in smoothed],
         "arviz_warnings": [str(w.message) for w in caught],
-        "ess": ess_direct(lw),
-        "ess_smoothed": ess_direct(smoothed),
-        "iw_elbo": iw_elbo_direct(lw),
+        "ess": enc(ess_direct(lw)),
+        "ess_smoothed": enc(ess_direct(smoothed)),
+        "iw_elbo": enc(iw_elbo_direct(lw)),
     }
 
 
@@ -165,11 +165,11 @@ def main():
         "function": "arviz.psislw(log_weights, reff=1.0) (normalize=True)",
     }
     # One case per line: diffable without a 50 000-line file.
-    lines = ",\n".join(json.dumps(c, separators=(",", ":")) for c in cases)
+    lines = ",\n".join(json.dumps(c, separators=(",", ":"), allow_nan=False) for c in cases)
     OUT.write_text('{"meta":' + json.dumps(meta) + ',\n"cases":[\n' + lines + "\n]}\n")
     for c in cases:
         print(f'{c["name"]:40s} S={c["n_samples"]:5d} k={c["arviz_pareto_k"]!s:>22} '
-              f'ess={c["ess"]:.3f} warn={len(c["arviz_warnings"])}')
+              f'ess={c["ess"]!s:.8} warn={len(c["arviz_warnings"])}')
 
 
 if __name__ == "__main__":
