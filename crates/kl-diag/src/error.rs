@@ -69,8 +69,8 @@ pub(crate) fn check_log_weights(log_weights: &[f64]) -> Result<f64, Error> {
     }
     let mut max = f64::NEG_INFINITY;
     for (index, &v) in log_weights.iter().enumerate() {
-        // NaN-safe: `v < +inf` is false for NaN and for +inf.
-        if !(v < f64::INFINITY) {
+        // NaN and +inf are rejected; −inf is a zero weight.
+        if v.is_nan() || v == f64::INFINITY {
             return Err(Error::NonFiniteLogWeight { index, value: v });
         }
         if v > max {

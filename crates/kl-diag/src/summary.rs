@@ -109,7 +109,7 @@ pub fn khat_threshold(n_samples: usize) -> f64 {
 /// assert_eq!(min_sample_size(1.0), f64::INFINITY);
 /// ```
 pub fn min_sample_size(pareto_k: f64) -> f64 {
-    if !(pareto_k < 1.0) {
+    if pareto_k.is_nan() || pareto_k >= 1.0 {
         return f64::INFINITY;
     }
     10f64.powf(1.0 / (1.0 - pareto_k.max(0.0)))

@@ -67,7 +67,12 @@ const DEGENERATE: &str = "degenerate_tail_S100";
 /// Compares smoothed log weights entry by entry; among equal inputs (whose order ArviZ leaves
 /// to numpy's unstable argsort) as sorted groups. Returns the largest deviation.
 fn compare_log_weights(case: &Case, ours: &[f64]) -> f64 {
-    assert_eq!(ours.len(), case.arviz_log_weights.len(), "{}: length", case.name);
+    assert_eq!(
+        ours.len(),
+        case.arviz_log_weights.len(),
+        "{}: length",
+        case.name
+    );
     let mut groups: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, v) in case.log_weights.iter().enumerate() {
         groups.entry(v.to_bits()).or_default().push(i);
@@ -80,7 +85,12 @@ fn compare_log_weights(case: &Case, ours: &[f64]) -> f64 {
         b.sort_by(f64::total_cmp);
         for ((x, y), &i) in a.iter().zip(&b).zip(indices) {
             if *y == f64::NEG_INFINITY {
-                assert_eq!(*x, f64::NEG_INFINITY, "{}: entry {i} must be -inf", case.name);
+                assert_eq!(
+                    *x,
+                    f64::NEG_INFINITY,
+                    "{}: entry {i} must be -inf",
+                    case.name
+                );
                 continue;
             }
             let dev = (x - y).abs();
@@ -130,8 +140,17 @@ fn pareto_k_and_smoothed_log_weights_match_arviz() {
             assert_eq!(result.fit().tail, TailFit::TooFewTailDraws, "{}", case.name);
         } else {
             let dev = (k - case.arviz_k).abs();
-            assert!(dev <= TOL, "{}: k̂ {k} vs ArviZ {} ({dev:e})", case.name, case.arviz_k);
-            assert!(matches!(result.fit().tail, TailFit::Smoothed { .. }), "{}", case.name);
+            assert!(
+                dev <= TOL,
+                "{}: k̂ {k} vs ArviZ {} ({dev:e})",
+                case.name,
+                case.arviz_k
+            );
+            assert!(
+                matches!(result.fit().tail, TailFit::Smoothed { .. }),
+                "{}",
+                case.name
+            );
             max_k_dev = max_k_dev.max(dev);
         }
         let dev = compare_log_weights(case, result.log_weights());
@@ -150,7 +169,10 @@ fn pareto_k_and_smoothed_log_weights_match_arviz() {
 #[test]
 fn degenerate_tail_is_a_failed_fit_where_arviz_returns_nan_weights() {
     let (_, cases) = load();
-    let case = cases.iter().find(|c| c.name == DEGENERATE).expect("the case");
+    let case = cases
+        .iter()
+        .find(|c| c.name == DEGENERATE)
+        .expect("the case");
     // What ArviZ 0.23.4 does: the prior mean as k̂ (5 / (20 + 10)) and NaN log weights.
     assert!((case.arviz_k - 1.0 / 6.0).abs() < 1e-15);
     assert!(case.arviz_log_weights.iter().all(|v| v.is_nan()));
@@ -161,9 +183,21 @@ fn degenerate_tail_is_a_failed_fit_where_arviz_returns_nan_weights() {
     assert_eq!(result.pareto_k(), f64::INFINITY);
     // Unsmoothed, normalized: 79 weights e^{-1}, 21 weights 1 (all within 2e-20 of 0).
     let log_total = (79.0 * (-1.0f64).exp() + 21.0).ln();
-    for (i, (&ours, &raw)) in result.log_weights().iter().zip(&case.log_weights).enumerate() {
-        let expected = if raw == -1.0 { -1.0 - log_total } else { -log_total };
-        assert!((ours - expected).abs() < 1e-12, "entry {i}: {ours} vs {expected}");
+    for (i, (&ours, &raw)) in result
+        .log_weights()
+        .iter()
+        .zip(&case.log_weights)
+        .enumerate()
+    {
+        let expected = if raw == -1.0 {
+            -1.0 - log_total
+        } else {
+            -log_total
+        };
+        assert!(
+            (ours - expected).abs() < 1e-12,
+            "entry {i}: {ours} vs {expected}"
+        );
     }
 }
 
