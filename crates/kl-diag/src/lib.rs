@@ -15,7 +15,9 @@
 //!
 //! # The algorithm (Vehtari, Simpson, Gelman, Yao & Gabry 2024, JMLR 25(72); ArviZ 0.23)
 //!
-//! For `S` log weights, with `reff = 1`:
+//! For `S` log weights, with `reff = 1` (independent draws, as from a variational `q`; the
+//! relative efficiency `reff < 1` of correlated MCMC draws, which lengthens ArviZ's tail, is
+//! not supported):
 //!
 //! 1. Shift so the largest is 0: `xᵢ = lwᵢ − max lw`.
 //! 2. Tail size `M = ⌈min(S / 5, 3 √S)⌉` ([`tail_len`]); cutoff `c = max(x₍S−M₎, ln(tiny))`,
@@ -62,16 +64,20 @@
 //! - **Ties inside the tail**: equal raw log weights get the quantiles in index order (ArviZ's
 //!   order among ties is numpy's unstable argsort's); the multiset of smoothed weights is the
 //!   same.
-//! - ArviZ ≥ 1.0 (`arviz-stats`) changed the algorithm: `M = ⌊…⌋` instead of `⌈…⌉` for
-//!   `S > 225`, the tail chosen by rank rather than by `> cutoff`, errors for fewer than 5 tail
-//!   draws or equal tail values, and NaN k̂ when the first quartile equals the minimum. Those
-//!   k̂ differ slightly from the ones here (and from the 0.x ones) for the same input.
+//! - ArviZ ≥ 1.0 moved PSIS to `arviz-stats`, whose `psislw` takes log-*likelihood* values
+//!   (it smooths their negation) and changed the algorithm: `M = ⌊3 √S⌋` for `S > 225` and
+//!   `⌊S / 5⌋` otherwise (instead of `⌈min(S / 5, 3 √S)⌉`), the tail chosen by rank rather
+//!   than by `> cutoff` and without the `ln(tiny)` floor, a `ValueError` for fewer than 5 tail
+//!   draws or all-equal tail values, and NaN k̂ when the tail's first quartile equals its
+//!   minimum. For the same draws its k̂ differs slightly from ArviZ 0.x's and from this
+//!   crate's; this crate follows 0.x.
 //!
 //! # Invariants
 //!
 //! - Every function validates its input first and returns an [`Error`] naming the index; on
 //!   `Ok`, k̂ is finite or `+inf` (never NaN), every smoothed log weight is finite or `−inf`
-//!   (exactly where the input was `−inf`) and `Σ exp(lwᵢ) = 1` to rounding.
+//!   (exactly where the input was `−inf`, or for a finite input more than `f64::MAX` below the
+//!   largest) and `Σ exp(lwᵢ) = 1` to rounding.
 //! - k̂ and the smoothed weights depend only on the differences of the log weights (adding a
 //!   constant changes nothing beyond rounding) and not on their order (permuting the input
 //!   permutes the output, exactly when there are no ties in the tail).

@@ -276,7 +276,12 @@ impl fmt::Display for Diagnosis {
                     Reliability::Unreliable => write!(
                         f,
                         "unreliable (k̂ > 0.7: the weights are too heavy-tailed for importance \
-                         sampling, even smoothed; q is a poor proposal for p)"
+                         sampling, even smoothed; q is a poor proposal for p{})",
+                        if k >= 1.0 {
+                            "; with k̂ ≥ 1 not even the weights' mean exists"
+                        } else {
+                            ""
+                        }
                     )?,
                 }
                 if k <= K_UNRELIABLE && !self.is_reliable() {

@@ -186,3 +186,36 @@ fn too_few_tail_draws_are_reported_in_words() {
         "{d}"
     );
 }
+
+#[test]
+fn display_reads_as_a_sentence() {
+    let d = diagnose(&pareto_log_weights(1.3, 1000)).expect("valid input");
+    let text = d.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "Pareto k̂ = {:.3} (95 tail draws of S = 1000): unreliable (k̂ > 0.7",
+            d.pareto_k
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("with k̂ ≥ 1 not even the weights' mean exists"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            ". ESS {:.1} raw, {:.1} smoothed, of 1000 draws; IW-ELBO {:.4}",
+            d.ess, d.ess_smoothed, d.iw_elbo
+        )),
+        "{text}"
+    );
+    println!("{text}");
+    println!(
+        "{}",
+        diagnose(&pareto_log_weights(0.2, 1000)).expect("valid")
+    );
+    println!(
+        "{}",
+        diagnose(&pareto_log_weights(0.6, 100)).expect("valid")
+    );
+}
