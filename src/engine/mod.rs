@@ -68,6 +68,51 @@ pub fn run_observed(
 
 /// Seed offsets of the side streams (the step-size search, the diagnostics).
 const SEARCH_STREAM: u64 = 0x5eed_0001;
+const DIAGNOSTIC_STREAM: u64 = 0x5eed_0002;
+
+/// Pareto k̂, ESS and the IW-ELBO of q against the target, from `n_draws` draws of q (from their
+/// own stream, seeded by `seed` and the iteration) with log weights log p̃(x) − log q(x).
+/// A diagnostic that cannot be computed (all weights zero) gives k̂ = ∞ and ESS 0.
+pub fn diagnose(
+    target: &dyn LogDensity,
+    q: &Mvn,
+    n_draws: usize,
+    seed: u64,
+    iteration: usize,
+) -> trace::Diagnostic {
+    let d = q.dim();
+    let mut rng = Pcg64::seed_from_u64(
+        seed.wrapping_add(DIAGNOSTIC_STREAM)
+            .wrapping_add((iteration as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+    );
+    let mut xs = vec![0.0; n_draws * d];
+    q.sample(&mut rng, &mut xs);
+    let mut lp = vec![0.0; n_draws];
+    let mut lq = vec![0.0; n_draws];
+    target.log_prob_batch(&xs, &mut lp);
+    q.log_prob_batch(&xs, &mut lq);
+    let lw: Vec<f64> = lp
+        .iter()
+        .zip(&lq)
+        .map(|(p, q)| if p.is_nan() { f64::NEG_INFINITY } else { p - q })
+        .collect();
+    match kl_diag::diagnose(&lw) {
+        Ok(diag) => trace::Diagnostic {
+            iteration,
+            k_hat: diag.pareto_k,
+            ess: diag.ess,
+            iw_elbo: diag.iw_elbo,
+            verdict: diag.reliability.to_string(),
+        },
+        Err(_) => trace::Diagnostic {
+            iteration,
+            k_hat: f64::INFINITY,
+            ess: 0.0,
+            iw_elbo: f64::NEG_INFINITY,
+            verdict: kl_diag::Reliability::Unreliable.to_string(),
+        },
+    }
+}
 
 fn run_inner(
     exp: &Experiment,
@@ -347,9 +392,36 @@ fn build_trace(
             m
         }),
         diagnostic_draws: exp.diagnostics.n_draws,
-        diagnostics: Vec::new(),
+        diagnostics: diagnostics(exp, target, &iterations, &fitted.records)?,
         iterations,
     })
+}
+
+/// The diagnostics of the final q, and of every `diagnostics.every`-th iteration when asked.
+fn diagnostics(
+    exp: &Experiment,
+    target: Option<&AnyDensity>,
+    iterations: &[Iteration],
+    records: &[kl_opt::Record],
+) -> Result<Vec<trace::Diagnostic>, FitError> {
+    let Some(target) = target else {
+        return Ok(Vec::new());
+    };
+    let d = exp.target.dim();
+    let last = iterations.len().saturating_sub(1);
+    let mut ks: Vec<usize> = match exp.diagnostics.every {
+        Some(every) => (0..last).step_by(every).collect(),
+        None => Vec::new(),
+    };
+    ks.push(last);
+    ks.into_iter()
+        .map(|k| {
+            let iteration = records[k].iteration;
+            let q = model_of(exp.family, &records[k].theta, d)
+                .map_err(|source| FitError::Model { iteration, source })?;
+            Ok(diagnose(target, &q, exp.diagnostics.n_draws, exp.seed, iteration))
+        })
+        .collect()
 }
 
 /// The blow-up rule on the exact KL of the objective's direction (see [`fit`]).
