@@ -207,7 +207,9 @@ impl GifWriter {
         drop(self.encoder.take());
         let buf = std::mem::take(&mut self.buf);
         let bytes = match Arc::try_unwrap(buf.0) {
-            Ok(m) => m.into_inner().map_err(|_| gif_err("lock poisoned".into()))?,
+            Ok(m) => m
+                .into_inner()
+                .map_err(|_| gif_err("lock poisoned".into()))?,
             Err(shared) => shared
                 .lock()
                 .map_err(|_| gif_err("lock poisoned".into()))?

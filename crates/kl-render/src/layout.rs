@@ -255,7 +255,10 @@ mod tests {
             log_y: true,
             ..Axes::default()
         };
-        assert_eq!(values(&x_ticks(&axes, 1.0, 1000.0, 300.0)), [1.0, 10.0, 100.0, 1000.0]);
+        assert_eq!(
+            values(&x_ticks(&axes, 1.0, 1000.0, 300.0)),
+            [1.0, 10.0, 100.0, 1000.0]
+        );
         assert_eq!(values(&y_ticks(&axes, 0.01, 1.0, 300.0)), [0.01, 0.1, 1.0]);
         let custom = Axes {
             x_ticks: Some(vec![
@@ -285,7 +288,10 @@ mod tests {
             log_y: true,
         };
         let (x, y) = m.map([10.0, 100.0]).expect("finite");
-        assert!((x - 100.0).abs() < 1e-3 && (y - 100.0).abs() < 1e-3, "{x} {y}");
+        assert!(
+            (x - 100.0).abs() < 1e-3 && (y - 100.0).abs() < 1e-3,
+            "{x} {y}"
+        );
         assert!(m.map([0.0, 10.0]).is_none());
         assert!(m.map([10.0, -1.0]).is_none());
     }

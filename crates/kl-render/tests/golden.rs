@@ -319,7 +319,10 @@ fn error_bars_with_categorical_ticks_and_a_note() -> TestResult {
     ];
     fig.panel_mut(0, 0)
         .limits([0.5, 3.5, -1.5, 2.0])
-        .polyline(&[[0.5, 0.0], [3.5, 0.0]], LineStyle::dotted(Rgba::BLACK, 0.8))
+        .polyline(
+            &[[0.5, 0.0], [3.5, 0.0]],
+            LineStyle::dotted(Rgba::BLACK, 0.8),
+        )
         .error_bars(&a, ErrorBarStyle::new(Rgba::tab10(0), 1.5))
         .error_bars(&b, ErrorBarStyle::new(Rgba::tab10(1), 1.5))
         .text_aligned(
