@@ -897,3 +897,92 @@ impl Figure {
             .map(move |(i, p)| (p, self.panel_box(i / cols, i % cols)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: [f64; 4], b: [f64; 4]) -> bool {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs().max(1.0))
+    }
+
+    #[test]
+    fn auto_limits_pad_5_percent_in_data_or_in_decades() {
+        // Linear: x in [0, 10], y in [-1, 1] → 5 % margins (matplotlib's default).
+        let mut p = Panel::default();
+        p.polyline(
+            &[[0.0, -1.0], [10.0, 1.0]],
+            LineStyle::solid(Rgba::BLACK, 1.0),
+        );
+        let lim = p.effective_limits().expect("finite data");
+        assert!(close(lim, [-0.5, 10.5, -1.1, 1.1]), "{lim:?}");
+        // Log-log: 1..1000 is 3 decades, padded by 0.15 decade each side; (−1, 5) is not drawn.
+        let mut q = Panel::default();
+        q.polyline(
+            &[[1.0, 1.0], [1000.0, 1000.0], [-1.0, 5.0]],
+            LineStyle::solid(Rgba::BLACK, 1.0),
+        )
+        .axes(Axes {
+            log_x: true,
+            log_y: true,
+            ..Axes::default()
+        });
+        let lim = q.effective_limits().expect("positive data");
+        let (lo, hi) = (10f64.powf(-0.15), 10f64.powf(3.15));
+        assert!(close(lim, [lo, hi, lo, hi]), "{lim:?}");
+        // Explicit limits that are not positive on a log axis draw nothing.
+        q.limits([0.0, 10.0, 1.0, 10.0]);
+        assert_eq!(q.effective_limits(), None);
+    }
+
+    #[test]
+    fn error_bars_count_their_whole_interval_in_the_limits() {
+        let mut p = Panel::default();
+        p.error_bars(
+            &[
+                ErrorBar::vertical(1.0, 0.0, 2.0),
+                ErrorBar::horizontal(3.0, 0.0, 1.0),
+                ErrorBar::vertical(f64::NAN, 50.0, 1.0),
+            ],
+            ErrorBarStyle::new(Rgba::BLACK, 1.0),
+        );
+        // x in [1, 4], y in [-2, 2] before the 5 % margins.
+        let lim = p.effective_limits().expect("finite bars");
+        assert!(close(lim, [0.85, 4.15, -2.2, 2.2]), "{lim:?}");
+    }
+
+    #[test]
+    fn a_spec_is_checked_field_by_field() {
+        let bad = FigureSpec {
+            height_in: -1.0,
+            ..FigureSpec::single()
+        };
+        assert_eq!(
+            Figure::new(bad),
+            Err(Error::FigureSpec {
+                field: "height_in",
+                value: -1.0
+            })
+        );
+        let cols0 = FigureSpec {
+            cols: 0,
+            ..FigureSpec::single()
+        };
+        assert_eq!(
+            cols0.pixel_size(),
+            Err(Error::FigureSpec {
+                field: "cols",
+                value: 0.0
+            })
+        );
+        // 6.4 in at 72 dpi is 460.8 px: truncated to 460 as matplotlib's Agg canvas.
+        let mpl = FigureSpec {
+            width_in: 6.4,
+            height_in: 4.8,
+            ..FigureSpec::single()
+        };
+        assert_eq!(mpl.pixel_size(), Ok((460, 345)));
+    }
+}
