@@ -9,8 +9,8 @@
 
 use kl_dist::{LogDensity, Mvn, density_grid};
 use kl_render::{
-    Axes, Colormap, ContourStyle, Figure, FigureSpec, Grid, LineStyle, MarkerStyle, Rgba,
-    encode_gif, encode_png, notebook_levels,
+    Axes, Colormap, ContourStyle, Figure, FigureSpec, GifWriter, Grid, LineStyle, MarkerStyle,
+    Rgba, encode_png, notebook_levels, render,
 };
 
 use crate::error::Error;
@@ -61,6 +61,12 @@ pub(crate) fn render_err(name: &str) -> impl Fn(kl_render::Error) -> Error + '_ 
     }
 }
 
+/// An empty figure of `spec`: the one fallible step of building a figure (the spec's scale and
+/// panel counts come from the command line and the experiment file).
+pub(crate) fn new_figure(name: &str, spec: FigureSpec) -> Result<Figure, Error> {
+    Figure::new(spec).map_err(render_err(name))
+}
+
 /// The density of `d` on the plot grid, as an owned buffer.
 pub(crate) fn grid_values<D: LogDensity + ?Sized>(d: &D, lim: [f64; 4], n: usize) -> Vec<f64> {
     let mut v = vec![0.0; n * n];
@@ -68,7 +74,8 @@ pub(crate) fn grid_values<D: LogDensity + ?Sized>(d: &D, lim: [f64; 4], n: usize
     v
 }
 
-/// Adds the notebook's contour layer of `values` to a panel.
+/// Adds the notebook's contour layer of `values` (an `n × n` grid from [`grid_values`]) to a
+/// panel.
 pub(crate) fn contour_layer(
     panel: &mut kl_render::Panel,
     values: &[f64],
@@ -76,14 +83,14 @@ pub(crate) fn contour_layer(
     lim: [f64; 4],
     cmap: Colormap,
     style: ContourStyle,
-) -> Result<(), kl_render::Error> {
-    let grid = Grid::new(values, n, n, lim)?;
+) {
+    let grid = Grid::new(values, n, n, lim)
+        .expect("grid_values gives n × n values (n ≥ 8) on a validated extent");
     let max = grid.max_value().unwrap_or(0.0);
     if max > 0.0 {
-        panel.contour_styled(&grid, &notebook_levels(max), cmap, style)?;
+        panel.contour_styled(&grid, &notebook_levels(max), cmap, style);
     }
     panel.limits(lim);
-    Ok(())
 }
 
 /// The iterations shown by a grid of `panels` panels over `n_iters` updates: 0, s, 2s, … with
@@ -103,12 +110,12 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
     let stem = exp.name.replace('-', "_");
     let mut out = Vec::new();
     if run.trace.dim == 2 {
-        let dots = &run.samples[..run.samples.len().min(2 * N_DOTS)];
+        let (dots, _) = run.samples.as_chunks::<2>();
+        let dots = &dots[..dots.len().min(N_DOTS)];
         let (lim, n) = (plot.lim, plot.grid);
         if let Some(p) = &run.target {
             let name = format!("{}_target.png", plot.prefix);
-            let mut fig = Figure::new(FigureSpec::single().with_scale(style.scale))
-                .map_err(render_err(&name))?;
+            let mut fig = new_figure(&name, FigureSpec::single().with_scale(style.scale))?;
             contour_layer(
                 fig.panel_mut(0, 0),
                 &grid_values(p, lim, n),
@@ -116,17 +123,14 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
                 lim,
                 Colormap::Viridis,
                 ContourStyle::plain(),
-            )
-            .map_err(render_err(&name))?;
+            );
             out.push(png(&name, &fig)?);
         }
         let name = format!("{}_samples.png", plot.prefix);
-        let mut fig =
-            Figure::new(FigureSpec::single().with_scale(style.scale)).map_err(render_err(&name))?;
+        let mut fig = new_figure(&name, FigureSpec::single().with_scale(style.scale))?;
         fig.panel_mut(0, 0)
             .limits(lim)
-            .scatter(dots, MarkerStyle::notebook())
-            .map_err(render_err(&name))?;
+            .scatter(dots, MarkerStyle::notebook());
         out.push(png(&name, &fig)?);
 
         // q at every iteration, computed once for the grid and the animation.
@@ -151,15 +155,13 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             dpi: 72.0,
             scale: style.scale,
         };
-        let mut fig = Figure::new(spec).map_err(render_err(&name))?;
+        let mut fig = new_figure(&name, spec)?;
         for (panel_index, k) in shown_iterations(exp.n_iters, plot.rows * plot.cols)
             .into_iter()
             .enumerate()
         {
             let panel = fig.panel_mut(panel_index / plot.cols, panel_index % plot.cols);
-            panel
-                .scatter(dots, MarkerStyle::notebook())
-                .map_err(render_err(&name))?;
+            panel.scatter(dots, MarkerStyle::notebook());
             contour_layer(
                 panel,
                 &q_grids[k],
@@ -167,8 +169,7 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
                 lim,
                 Colormap::Inferno,
                 ContourStyle::notebook(),
-            )
-            .map_err(render_err(&name))?;
+            );
             panel.title(&format!("iter: {k}"));
         }
         out.push(png(&name, &fig)?);
@@ -177,14 +178,13 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             return Ok(out);
         }
         let name = format!("{stem}_kl.gif");
-        let mut frames = Vec::with_capacity(q_grids.len());
+        // Frames are encoded as they are drawn: one canvas alive at a time.
+        let blank = new_figure(&name, FigureSpec::single().with_scale(style.scale))?;
+        let mut gif = GifWriter::new(250);
         for (k, values) in q_grids.iter().enumerate() {
-            let mut fig = Figure::new(FigureSpec::single().with_scale(style.scale))
-                .map_err(render_err(&name))?;
+            let mut fig = blank.clone();
             let panel = fig.panel_mut(0, 0);
-            panel
-                .scatter(dots, MarkerStyle::notebook())
-                .map_err(render_err(&name))?;
+            panel.scatter(dots, MarkerStyle::notebook());
             contour_layer(
                 panel,
                 values,
@@ -192,14 +192,13 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
                 lim,
                 Colormap::Inferno,
                 ContourStyle::notebook(),
-            )
-            .map_err(render_err(&name))?;
+            );
             panel.title(&format!("{} — iter: {k}", exp.name));
-            frames.push(fig.render().map_err(render_err(&name))?);
+            gif.push(&render(&fig)).map_err(render_err(&name))?;
         }
         out.push(Output {
             name: name.clone(),
-            bytes: encode_gif(&frames, 250).map_err(render_err(&name))?,
+            bytes: gif.finish().map_err(render_err(&name))?,
         });
     }
     if run.target.is_some() && style.extras {
@@ -208,11 +207,11 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
     Ok(out)
 }
 
+/// Draws `fig` and encodes it: the one fallible step after the figure is built.
 pub(crate) fn png(name: &str, fig: &Figure) -> Result<Output, Error> {
-    let canvas = fig.render().map_err(render_err(name))?;
     Ok(Output {
         name: name.to_string(),
-        bytes: encode_png(&canvas).map_err(render_err(name))?,
+        bytes: encode_png(&render(fig)).map_err(render_err(name))?,
     })
 }
 
@@ -245,7 +244,7 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
         .iter()
         .filter_map(|i| Some([i.iteration as f64, i.kl_reverse?]))
         .collect();
-    let mut fig = Figure::new(line_plot_spec(style)).map_err(render_err(&name))?;
+    let mut fig = new_figure(&name, line_plot_spec(style))?;
     let positive = fwd.iter().chain(&rev).all(|p| p[1] > 0.0);
     fig.panel_mut(0, 0)
         .series(&fwd, LineStyle::solid(tab10(0), 1.5), "D(p ‖ q)  forward")
@@ -255,6 +254,7 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
             y_label: Some("KL (nats)".into()),
             log_y: positive,
             legend: true,
+            ..Axes::default()
         })
         .title(&format!(
             "{} ({}, {})",

@@ -14,7 +14,7 @@ use kl_dist::{AnyDensity, Mixture, Mvn, Sample};
 use kl_grad::{Estimator, ForwardKlSamples, Objective, ReverseKl};
 use kl_opt::Adam;
 use kl_render::{
-    Axes, Colormap, ContourStyle, Figure, FigureSpec, HAlign, LineStyle, MarkerStyle, Rgba, VAlign,
+    Axes, Colormap, ContourStyle, FigureSpec, HAlign, LineStyle, MarkerStyle, Rgba, VAlign,
 };
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -23,7 +23,7 @@ use rand_pcg::Pcg64;
 use crate::error::Error;
 use crate::engine::exact_kl::ExactKl;
 use crate::figures::{
-    Output, Style, contour_layer, grid_values, line_plot_spec, png, render_err, tab10,
+    Output, Style, contour_layer, grid_values, line_plot_spec, new_figure, png, tab10,
 };
 
 const LIM: [f64; 4] = [-4.0, 4.0, -4.0, 4.0];
@@ -92,7 +92,7 @@ pub fn story_figures(style: Style) -> Result<Vec<Output>, Error> {
     ])
 }
 
-fn faint_p(panel: &mut kl_render::Panel, p_grid: &[f64]) -> Result<(), kl_render::Error> {
+fn faint_p(panel: &mut kl_render::Panel, p_grid: &[f64]) {
     contour_layer(
         panel,
         p_grid,
@@ -148,9 +148,8 @@ fn converged(style: Style) -> Result<Output, Error> {
         dpi: 72.0,
         scale: style.scale,
     };
-    let mut fig = Figure::new(spec).map_err(render_err(name))?;
+    let mut fig = new_figure(name, spec)?;
     let p_grid = grid_values(&p, LIM, GRID);
-    let r = render_err(name);
     let panel = fig.panel_mut(0, 0);
     contour_layer(
         panel,
@@ -159,15 +158,12 @@ fn converged(style: Style) -> Result<Output, Error> {
         LIM,
         Colormap::Viridis,
         ContourStyle::plain(),
-    )
-    .map_err(&r)?;
-    panel
-        .scatter(&samples[..400], MarkerStyle::notebook())
-        .map_err(&r)?;
+    );
+    panel.scatter(&samples.as_chunks::<2>().0[..200], MarkerStyle::notebook());
     panel.title("target p: a two-component mixture");
 
     let panel = fig.panel_mut(0, 1);
-    faint_p(panel, &p_grid).map_err(&r)?;
+    faint_p(panel, &p_grid);
     contour_layer(
         panel,
         &grid_values(&q_fwd, LIM, GRID),
@@ -175,8 +171,7 @@ fn converged(style: Style) -> Result<Output, Error> {
         LIM,
         Colormap::Inferno,
         ContourStyle::notebook(),
-    )
-    .map_err(&r)?;
+    );
     for radius in [1.0, 2.0, 3.0] {
         panel.polyline(
             &ellipse(&matched, radius),
@@ -187,7 +182,7 @@ fn converged(style: Style) -> Result<Output, Error> {
     panel.title("forward KL D(p‖q): covers both modes");
 
     let panel = fig.panel_mut(0, 2);
-    faint_p(panel, &p_grid).map_err(&r)?;
+    faint_p(panel, &p_grid);
     contour_layer(
         panel,
         &grid_values(&q_rev, LIM, GRID),
@@ -195,8 +190,7 @@ fn converged(style: Style) -> Result<Output, Error> {
         LIM,
         Colormap::Inferno,
         ContourStyle::notebook(),
-    )
-    .map_err(&r)?;
+    );
     kl_text(panel, &kl, &q_rev);
     panel.title("reverse KL D(q‖p): locks onto one mode");
     png(name, &fig)
@@ -207,18 +201,19 @@ fn reverse_optima(style: Style) -> Result<Output, Error> {
     let err = story_err(name);
     let p = notebook_mixture();
     let kl = ExactKl::new(AnyDensity::Mixture(p.clone()), 0);
-    let mut fig = Figure::new(FigureSpec {
-        rows: 1,
-        cols: 1,
-        width_in: 7.0,
-        height_in: 7.0,
-        dpi: 72.0,
-        scale: style.scale,
-    })
-    .map_err(render_err(name))?;
-    let r = render_err(name);
+    let mut fig = new_figure(
+        name,
+        FigureSpec {
+            rows: 1,
+            cols: 1,
+            width_in: 7.0,
+            height_in: 7.0,
+            dpi: 72.0,
+            scale: style.scale,
+        },
+    )?;
     let panel = fig.panel_mut(0, 0);
-    faint_p(panel, &grid_values(&p, LIM, GRID)).map_err(&r)?;
+    faint_p(panel, &grid_values(&p, LIM, GRID));
     for k in 0..8u64 {
         let mut rng = Pcg64::seed_from_u64(100 + k);
         // Start: mean ~ N(0, 2² I), L = 0.6 I: a small q anywhere in the view.
@@ -241,23 +236,19 @@ fn reverse_optima(style: Style) -> Result<Output, Error> {
             &[[theta[0], theta[1]], [q.mean()[0], q.mean()[1]]],
             LineStyle::dashed(color.with_alpha(0.6), 1.0),
         );
-        panel
-            .scatter(
-                &theta[..2],
-                MarkerStyle {
-                    area_pt2: 30.0,
-                    color,
-                    edge_width: 1.0,
-                },
-            )
-            .map_err(&r)?;
+        panel.scatter(
+            &[[theta[0], theta[1]]],
+            MarkerStyle {
+                area_pt2: 30.0,
+                color,
+                edge_width: 1.0,
+            },
+        );
     }
     panel.limits(LIM);
     panel.axes(Axes {
-        x_label: None,
-        y_label: None,
-        log_y: false,
         legend: true,
+        ..Axes::default()
     });
     panel.title("reverse KL from 8 starts (dot → 2σ ellipse of the converged q)");
     png(name, &fig)
@@ -301,7 +292,7 @@ fn estimator_variance(style: Style) -> Result<Output, Error> {
             curves[c].push([t, var.max(0.0).sqrt()]);
         }
     }
-    let mut fig = Figure::new(line_plot_spec(style)).map_err(render_err(name))?;
+    let mut fig = new_figure(name, line_plot_spec(style))?;
     fig.panel_mut(0, 0)
         .series(
             &curves[0],
@@ -318,6 +309,7 @@ fn estimator_variance(style: Style) -> Result<Output, Error> {
             y_label: Some("std of the gradient estimate".into()),
             log_y: true,
             legend: true,
+            ..Axes::default()
         })
         .title(&format!(
             "reverse-KL gradient spread, Gaussian p, n = {n} draws"

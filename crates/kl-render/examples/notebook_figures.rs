@@ -7,9 +7,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kl_render::{
-    Axes, Colormap, ContourStyle, Figure, FigureSpec, Grid, LineStyle, MarkerStyle, Rgba, linspace,
-    notebook_levels, write_gif, write_png,
+    Axes, Canvas, Colormap, ContourStyle, Figure, FigureSpec, GifWriter, Grid, LineStyle,
+    MarkerStyle, Rgba, linspace, notebook_levels, render,
 };
+
+/// Writes a PNG of `canvas` (the example's own writer: kl-render gives bytes only).
+fn write_png(path: &std::path::Path, canvas: &Canvas) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::write(path, kl_render::encode_png(canvas)?)?;
+    Ok(())
+}
 
 /// A deterministic normal sampler (xorshift + Box–Muller); no dependency on `rand`.
 struct Normal(u64);
@@ -261,14 +267,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut fig = Figure::new(FigureSpec::single().with_scale(scale))?;
     let levels = notebook_levels(pg.max_value().unwrap_or(1.0));
     fig.panel_mut(0, 0)
-        .contour_styled(&pg, &levels, Colormap::Viridis, ContourStyle::plain())?;
-    write_png(&out.join("mixture_target.png"), &fig.render()?)?;
+        .contour_styled(&pg, &levels, Colormap::Viridis, ContourStyle::plain());
+    write_png(&out.join("mixture_target.png"), &render(&fig))?;
 
     let mut fig = Figure::new(FigureSpec::single().with_scale(scale))?;
     // No limits: matplotlib autoscales a scatter plot with 5 % margins.
     fig.panel_mut(0, 0)
-        .scatter(&samples, MarkerStyle::notebook())?;
-    write_png(&out.join("mixture_samples.png"), &fig.render()?)?;
+        .scatter(samples.as_chunks::<2>().0, MarkerStyle::notebook());
+    write_png(&out.join("mixture_samples.png"), &render(&fig))?;
 
     // Two 5 × 4 grids of moving ellipses (synthetic: the optimizer is not used here) and the
     // reference's own trajectory for the Gaussian experiment (states from
@@ -330,7 +336,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &gauss_samples,
         ),
     ];
-    let mut frames = Vec::new();
+    let mut gif = GifWriter::new(400);
     for (name, state, lim, samples) in runs {
         let grids: Vec<Vec<f64>> = (0..20)
             .map(|k| {
@@ -345,12 +351,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let levels = notebook_levels(grid.max_value().unwrap_or(1.0));
             fig.panel_mut(k / 4, k % 4)
                 .limits(lim)
-                .scatter(samples, MarkerStyle::notebook())?
-                .contour(&grid, &levels, Colormap::Inferno)?
+                .scatter(samples.as_chunks::<2>().0, MarkerStyle::notebook())
+                .contour(&grid, &levels, Colormap::Inferno)
                 .title(&format!("iter: {k}"));
         }
         let built = start.elapsed();
-        let canvas = fig.render()?;
+        let canvas = render(&fig);
         let rendered = start.elapsed();
         let png = kl_render::encode_png(&canvas)?;
         let encoded = start.elapsed();
@@ -369,18 +375,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut f = Figure::new(FigureSpec::single())?;
                 f.panel_mut(0, 0)
                     .limits(lim)
-                    .scatter(samples, MarkerStyle::notebook())?
-                    .contour(&grid, &levels, Colormap::Inferno)?
+                    .scatter(samples.as_chunks::<2>().0, MarkerStyle::notebook())
+                    .contour(&grid, &levels, Colormap::Inferno)
                     .title(&format!("iter: {k}"));
-                frames.push(f.render()?);
+                gif.push(&render(&f))?;
             }
         }
     }
     let start = Instant::now();
-    write_gif(&out.join("gaussian_forward_kl.gif"), &frames, 400)?;
+    let frames = gif.frames();
+    std::fs::write(out.join("gaussian_forward_kl.gif"), gif.finish()?)?;
     eprintln!(
-        "GIF of {} frames: {:.1} ms",
-        frames.len(),
+        "GIF of {frames} frames: {:.1} ms to finish",
         start.elapsed().as_secs_f64() * 1e3
     );
 
@@ -410,8 +416,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             y_label: Some("KL".into()),
             log_y: true,
             legend: true,
+            ..Axes::default()
         })
         .title("KL vs iteration");
-    write_png(&out.join("kl_curve.png"), &fig.render()?)?;
+    write_png(&out.join("kl_curve.png"), &render(&fig))?;
     Ok(())
 }

@@ -41,12 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let levels = notebook_levels(g.max_value().unwrap_or(1.0));
                 fig.panel_mut(k / 4, k % 4)
                     .limits(lim)
-                    .scatter(&dots, MarkerStyle::notebook())?
-                    .contour(&g, &levels, Colormap::Inferno)?
+                    .scatter(dots.as_chunks::<2>().0, MarkerStyle::notebook())
+                    .contour(&g, &levels, Colormap::Inferno)
                     .title(&format!("iter: {k}"));
             }
             let t1 = Instant::now();
-            let canvas = fig.render()?;
+            let canvas = kl_render::render(&fig);
             let t2 = Instant::now();
             let png = kl_render::encode_png(&canvas)?;
             let t3 = Instant::now();

@@ -2,10 +2,10 @@
 
 use tiny_skia::{Color, Pixmap, PremultipliedColorU8};
 
+use crate::scene::{MAX_CANVAS_PIXELS, MAX_CANVAS_SIDE};
 use crate::{Error, Rgba};
 
-/// An RGBA8 image: the output of [`Figure::render`](crate::Figure::render) and the input of
-/// the writers.
+/// An RGBA8 image: the output of [`render`](crate::render) and the input of the encoders.
 ///
 /// Internally a premultiplied [`tiny_skia::Pixmap`]; [`Canvas::pixmap_mut`] lets a caller draw
 /// their own paths into it with tiny-skia.
@@ -15,13 +15,22 @@ pub struct Canvas {
 }
 
 impl Canvas {
-    /// A canvas filled with `background`. Fails when a side is zero or the image would not fit
-    /// in memory (tiny-skia's limit: `width * 4` bytes per row must fit in an `i32`).
+    /// A canvas filled with `background`. Fails with [`Error::CanvasSize`] when a side is zero
+    /// or longer than [`MAX_CANVAS_SIDE`], or there are more than [`MAX_CANVAS_PIXELS`] pixels.
     pub fn new(width: u32, height: u32, background: Rgba) -> Result<Canvas, Error> {
-        let mut pixmap = Pixmap::new(width, height).ok_or(Error::CanvasSize {
+        let err = Error::CanvasSize {
             width: f64::from(width),
             height: f64::from(height),
-        })?;
+            max_side: MAX_CANVAS_SIDE,
+            max_pixels: MAX_CANVAS_PIXELS,
+        };
+        let fits = (1..=MAX_CANVAS_SIDE).contains(&width)
+            && (1..=MAX_CANVAS_SIDE).contains(&height)
+            && u64::from(width) * u64::from(height) <= MAX_CANVAS_PIXELS;
+        if !fits {
+            return Err(err);
+        }
+        let mut pixmap = Pixmap::new(width, height).ok_or(err)?;
         let [r, g, b, a] = background.0;
         pixmap.fill(Color::from_rgba8(r, g, b, a));
         Ok(Canvas { pixmap })

@@ -13,55 +13,85 @@
 
 use crate::Error;
 
-/// A rectangular grid of values, row-major.
+/// A rectangular grid of values, row-major, checked once by [`Grid::new`].
 ///
 /// Row `i` holds the values at `y_i = linspace(ymin, ymax, ny)[i]`, column `j` the values at
 /// `x_j = linspace(xmin, xmax, nx)[j]`: `values[i * nx + j] = z(x_j, y_i)`. This is the layout
 /// of the notebook's `prob_map` (NumPy `meshgrid` with `indexing="xy"`).
-#[derive(Debug, Clone, Copy)]
+///
+/// The fields are private: a `Grid` always has `nx, ny >= 2`, `nx * ny` values and a finite
+/// increasing extent, so contouring it cannot fail. The values themselves may be anything
+/// (non-finite cells give no line).
+///
+/// ```
+/// use kl_render::{Error, Grid};
+///
+/// let v = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0];
+/// let grid = Grid::new(&v, 3, 2, [0.0, 1.0, 0.0, 1.0])?;
+/// assert_eq!((grid.nx(), grid.ny()), (3, 2));
+/// assert!(matches!(
+///     Grid::new(&v, 4, 2, [0.0, 1.0, 0.0, 1.0]),
+///     Err(Error::GridShape { len: 6, nx: 4, ny: 2 })
+/// ));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Grid<'a> {
-    /// `nx * ny` values, row-major (rows are y, columns are x).
-    pub values: &'a [f64],
-    /// Number of columns (x samples), at least 2.
-    pub nx: usize,
-    /// Number of rows (y samples), at least 2.
-    pub ny: usize,
-    /// `[xmin, xmax, ymin, ymax]` of the first and last samples.
-    pub extent: [f64; 4],
+    values: &'a [f64],
+    nx: usize,
+    ny: usize,
+    extent: [f64; 4],
 }
 
 impl<'a> Grid<'a> {
     /// A checked grid: `values.len() == nx * ny`, `nx, ny >= 2`, and a finite extent with
-    /// `xmin < xmax` and `ymin < ymax`.
+    /// `xmin < xmax` and `ymin < ymax`. A grid with more than `u32::MAX` cell edges is a
+    /// [`Error::GridShape`] too (marching squares indexes edges by `u32`).
     pub fn new(values: &'a [f64], nx: usize, ny: usize, extent: [f64; 4]) -> Result<Self, Error> {
-        let grid = Grid {
+        let shape_err = Error::GridShape {
+            len: values.len(),
+            nx,
+            ny,
+        };
+        let shape_ok = nx >= 2 && ny >= 2 && nx.checked_mul(ny) == Some(values.len());
+        if !shape_ok {
+            return Err(shape_err);
+        }
+        // Edge ids are stored as u32: n_edges = ny (nx - 1) + (ny - 1) nx must fit.
+        let n_edges = (ny * (nx - 1)).checked_add((ny - 1) * nx);
+        if n_edges.is_none_or(|n| u32::try_from(n).is_err()) {
+            return Err(shape_err);
+        }
+        let [x0, x1, y0, y1] = extent;
+        if !(extent.iter().all(|v| v.is_finite()) && x0 < x1 && y0 < y1) {
+            return Err(Error::Extent { extent });
+        }
+        Ok(Grid {
             values,
             nx,
             ny,
             extent,
-        };
-        grid.validate()?;
-        Ok(grid)
+        })
     }
 
-    /// Checks the invariants listed on [`Grid::new`].
-    pub fn validate(&self) -> Result<(), Error> {
-        let shape_ok =
-            self.nx >= 2 && self.ny >= 2 && self.nx.checked_mul(self.ny) == Some(self.values.len());
-        if !shape_ok {
-            return Err(Error::GridShape {
-                len: self.values.len(),
-                nx: self.nx,
-                ny: self.ny,
-            });
-        }
-        let [x0, x1, y0, y1] = self.extent;
-        if !(self.extent.iter().all(|v| v.is_finite()) && x0 < x1 && y0 < y1) {
-            return Err(Error::Extent {
-                extent: self.extent,
-            });
-        }
-        Ok(())
+    /// The `nx * ny` values, row-major (rows are y, columns are x).
+    pub fn values(&self) -> &'a [f64] {
+        self.values
+    }
+
+    /// Number of columns (x samples), at least 2.
+    pub fn nx(&self) -> usize {
+        self.nx
+    }
+
+    /// Number of rows (y samples), at least 2.
+    pub fn ny(&self) -> usize {
+        self.ny
+    }
+
+    /// `[xmin, xmax, ymin, ymax]` of the first and last samples.
+    pub fn extent(&self) -> [f64; 4] {
+        self.extent
     }
 
     /// The largest finite value, or `None` if there is none.
@@ -130,11 +160,10 @@ const NONE: u32 = u32::MAX;
 /// The isolines of `grid` at `level`, as polylines in data coordinates.
 ///
 /// Open polylines come first (in the row-major order of their first segment), then closed
-/// ones. A NaN level gives no line. Fails only when the grid is malformed (see [`Grid::new`]).
-pub fn contour_lines(grid: &Grid, level: f64) -> Result<Vec<Polyline>, Error> {
-    grid.validate()?;
+/// ones. A NaN level gives no line. Cannot fail: a [`Grid`] is valid by construction.
+pub fn contour_lines(grid: &Grid, level: f64) -> Vec<Polyline> {
     if level.is_nan() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let (nx, ny) = (grid.nx, grid.ny);
     // Edge ids: horizontal edge (i, j)-(i, j+1) is i*(nx-1)+j; vertical edge (i, j)-(i+1, j)
@@ -143,15 +172,8 @@ pub fn contour_lines(grid: &Grid, level: f64) -> Result<Vec<Polyline>, Error> {
     let n_edges = n_h + (ny - 1) * nx;
     let h_edge = |i: usize, j: usize| i * (nx - 1) + j;
     let v_edge = |i: usize, j: usize| n_h + i * nx + j;
-    // The edge ids are stored as u32 to halve the memory traffic; a grid with more than
-    // u32::MAX edges could not be allocated anyway, but check rather than wrap.
-    if u32::try_from(n_edges).is_err() {
-        return Err(Error::GridShape {
-            len: grid.values.len(),
-            nx,
-            ny,
-        });
-    }
+    // The edge ids are stored as u32 to halve the memory traffic; `Grid::new` checked that
+    // they fit.
 
     let mut next = vec![NONE; n_edges];
     let mut has_in = vec![false; n_edges];
@@ -277,7 +299,7 @@ pub fn contour_lines(grid: &Grid, level: f64) -> Result<Vec<Polyline>, Error> {
             trace(s, true, &mut visited);
         }
     }
-    Ok(lines)
+    lines
 }
 
 #[cfg(test)]
@@ -311,7 +333,7 @@ mod tests {
         let grid = Grid::new(&v, n, n, ext)?;
         let cell = 4.0 / (n - 1) as f64;
         for r in [0.33, 0.7, 1.0, 1.55] {
-            let lines = contour_lines(&grid, r)?;
+            let lines = contour_lines(&grid, r);
             assert_eq!(lines.len(), 1, "r = {r}");
             let line = &lines[0];
             assert!(line.closed);
@@ -341,7 +363,7 @@ mod tests {
             *z = (-*z * *z).exp();
         }
         let grid = Grid::new(&v, n, n, ext)?;
-        let lines = contour_lines(&grid, 0.5)?;
+        let lines = contour_lines(&grid, 0.5);
         assert_eq!(lines.len(), 1);
         assert!(lines[0].closed);
         assert!(signed_area(&lines[0].points) > 0.0);
@@ -364,7 +386,7 @@ mod tests {
             }
         }
         let grid = Grid::new(&v, n, n, [0.0, 2.0, -2.0, 2.0])?;
-        let lines = contour_lines(&grid, 1.0)?;
+        let lines = contour_lines(&grid, 1.0);
         assert_eq!(lines.len(), 1);
         let l = &lines[0];
         assert!(!l.closed);
@@ -388,7 +410,7 @@ mod tests {
         let grid = Grid::new(&vals, 2, 2, ext)?;
         // Level 0.4: centre 0.5 above → the above corners (bl, tr) are joined; the segments cut
         // off the below corners br and tl.
-        let lines = contour_lines(&grid, 0.4)?;
+        let lines = contour_lines(&grid, 0.4);
         assert_eq!(lines.len(), 2);
         for l in &lines {
             let mid = [
@@ -400,7 +422,7 @@ mod tests {
             assert!(near_br || near_tl, "{l:?}");
         }
         // Level 0.6: centre below → the below corners are joined; segments cut off bl and tr.
-        let lines = contour_lines(&grid, 0.6)?;
+        let lines = contour_lines(&grid, 0.6);
         assert_eq!(lines.len(), 2);
         for l in &lines {
             let mid = [
@@ -427,7 +449,7 @@ mod tests {
         }
         let grid = Grid::new(&v, n, n, [0.0, 6.0, 0.0, 6.0])?;
         for level in [0.3, 0.5, 0.7] {
-            let lines = contour_lines(&grid, level)?;
+            let lines = contour_lines(&grid, level);
             let mut total = 0;
             for l in &lines {
                 total += if l.closed {
@@ -453,12 +475,12 @@ mod tests {
         // Corners exactly at the level are below: a plateau at the level yields nothing.
         let v = [1.0; 9];
         let grid = Grid::new(&v, 3, 3, [0.0, 1.0, 0.0, 1.0])?;
-        assert!(contour_lines(&grid, 1.0)?.is_empty());
+        assert!(contour_lines(&grid, 1.0).is_empty());
         // A single point above the level at the centre: a closed diamond through the edge
         // midpoints... with the other corners equal to the level, the crossings sit on them.
         let v = [1.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0];
         let grid = Grid::new(&v, 3, 3, [0.0, 2.0, 0.0, 2.0])?;
-        let lines = contour_lines(&grid, 1.0)?;
+        let lines = contour_lines(&grid, 1.0);
         assert_eq!(lines.len(), 1);
         assert!(lines[0].closed);
         assert_eq!(lines[0].points.len(), 4);
@@ -472,7 +494,7 @@ mod tests {
         // Knock out one point on the circle r = 1 (x = 1, y = 0 is grid point (10, 15)).
         v[10 * n + 15] = f64::NAN;
         let grid = Grid::new(&v, n, n, ext)?;
-        let lines = contour_lines(&grid, 1.0)?;
+        let lines = contour_lines(&grid, 1.0);
         assert_eq!(lines.len(), 1);
         assert!(!lines[0].closed);
         for p in &lines[0].points {
@@ -480,10 +502,10 @@ mod tests {
             // Nothing inside the four cells around the NaN point.
             assert!(!((p[0] - 1.0).abs() < 0.19 && p[1].abs() < 0.19), "{p:?}");
         }
-        assert!(contour_lines(&grid, f64::NAN)?.is_empty());
+        assert!(contour_lines(&grid, f64::NAN).is_empty());
         let all_nan = vec![f64::NAN; 16];
         let grid = Grid::new(&all_nan, 4, 4, ext)?;
-        assert!(contour_lines(&grid, 0.5)?.is_empty());
+        assert!(contour_lines(&grid, 0.5).is_empty());
         Ok(())
     }
 
@@ -506,13 +528,10 @@ mod tests {
             Grid::new(&v, 3, 2, [1.0, 0.0, 0.0, 1.0]),
             Err(Error::Extent { .. })
         ));
-        let bad = Grid {
-            values: &v,
-            nx: 2,
-            ny: 2,
-            extent: [0.0, 1.0, 0.0, 1.0],
-        };
-        assert!(contour_lines(&bad, 0.5).is_err());
+        assert!(matches!(
+            Grid::new(&v, 3, 2, [0.0, f64::NAN, 0.0, 1.0]),
+            Err(Error::Extent { .. })
+        ));
     }
 
     #[test]
@@ -539,7 +558,7 @@ mod tests {
                 level in -1.0f64..1.0,
             ) {
                 let grid = Grid::new(&vals, 6, 6, [-1.0, 2.0, 0.0, 5.0])?;
-                let lines = contour_lines(&grid, level)?;
+                let lines = contour_lines(&grid, level);
                 for l in &lines {
                     prop_assert!(l.points.len() >= 2);
                     for p in &l.points {

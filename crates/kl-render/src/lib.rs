@@ -1,27 +1,35 @@
-//! Contour figures to PNG and GIF, drawn to look like matplotlib's.
+//! Contour figures to PNG and GIF bytes, drawn to look like matplotlib's.
 //!
 //! `kl-render` turns grids of values and point sets into pixels. It knows nothing about
-//! distributions or optimisation: grids and points in, pixels out. It has three layers, like
-//! tiny-skia and resvg:
+//! distributions or optimisation (grids and points in, bytes out) and writes no files. It has
+//! four layers, each importing only the ones above it, like tiny-skia and resvg:
 //!
 //! 1. **Geometry** ([`contour`]): marching squares over a [`Grid`] gives [`Polyline`]s in data
 //!    coordinates, with contourpy's conventions (above means `z > level`, saddles resolved by
 //!    the cell centre, non-finite cells give no line, lines cut by the frame stay open).
-//! 2. **Drawing**: a [`Figure`] of `rows × cols` [`Panel`]s placed like matplotlib's default
-//!    subplots; each panel holds contours ([`Panel::contour`]), scatter points, polylines,
-//!    texts, a title and optional [`Axes`]. [`Figure::render`] rasterizes it with tiny-skia
-//!    (anti-aliased, round joins, each polyline one path so a translucent line never darkens
-//!    where it overlaps itself) into a [`Canvas`].
-//! 3. **Files**: [`write_png`] and [`write_gif`] write atomically (temporary file, then
-//!    rename); [`encode_png`] and [`encode_gif`] give the bytes.
+//! 2. **Scene** ([`scene`], with [`layout`]): a [`Figure`] of `rows × cols` [`Panel`]s placed
+//!    like matplotlib's default subplots; each panel holds [`Layer`]s (contours, scatter
+//!    points, polylines and polygons, labelled series, error bars), [`Text`]s, a title and
+//!    optional [`Axes`] (linear or log on either axis, custom x ticks). Plain data: `Clone`,
+//!    `PartialEq`, `Debug`, no tiny-skia types. [`layout`] computes the data → pixel mapping
+//!    and the ticks from it, also as data.
+//! 3. **Drawing** ([`render`], [`render_into`]): the only code that knows tiny-skia. It
+//!    rasterizes a figure (anti-aliased, round joins, each polyline one path so a translucent
+//!    line never darkens where it overlaps itself) into a [`Canvas`].
+//! 4. **Encoding** ([`encode_png`], [`GifWriter`], [`encode_gif`]): a canvas to PNG bytes, or
+//!    frames one at a time to an animated GIF. Writing the bytes (atomically) is the caller's.
 //!
 //! Invariants:
 //!
-//! - lengths given to the drawing API are in points (1/72 in); a figure's pixels per point are
+//! - a [`FigureSpec`] is validated once, by [`Figure::new`] (positive finite sizes, at most
+//!   [`MAX_PANELS`] panels, a canvas of at most [`MAX_CANVAS_SIDE`] a side and
+//!   [`MAX_CANVAS_PIXELS`] in all); a [`Grid`] by [`Grid::new`]. After that, building a scene
+//!   and drawing it cannot fail; only encoding can;
+//! - lengths given to the scene are in points (1/72 in); a figure's pixels per point are
 //!   `dpi / 72 * scale`;
-//! - bad data never panics: NaN values give no line or point, malformed grids and figure
-//!   specs are [`Error`]s (only [`Figure::panel_mut`] with an out-of-range index panics);
-//! - output is deterministic: the same inputs give byte-identical PNG and GIF files (no
+//! - bad data never panics: NaN values give no line, point or bar; only [`Figure::panel_mut`]
+//!   with an out-of-range index panics (a contract violation);
+//! - output is deterministic: the same scene gives byte-identical PNG and GIF bytes (no
 //!   clocks, no hash maps, no threads).
 //!
 //! # Example
@@ -40,18 +48,20 @@
 //! let grid = Grid::new(&values, n, n, [-3.0, 3.0, -3.0, 3.0])?;
 //!
 //! // Geometry only: the isoline at 0.5 is one closed loop.
-//! let lines = contour_lines(&grid, 0.5)?;
+//! let lines = contour_lines(&grid, 0.5);
 //! assert_eq!(lines.len(), 1);
 //! assert!(lines[0].closed);
 //!
-//! // A figure like the notebook's, at twice the resolution.
+//! // A scene like the notebook's, at twice the resolution: only `Figure::new` can fail.
 //! let mut fig = Figure::new(FigureSpec::single().with_scale(2.0))?;
 //! let levels = notebook_levels(grid.max_value().unwrap_or(1.0));
 //! fig.panel_mut(0, 0)
-//!     .contour(&grid, &levels, Colormap::Inferno)?
-//!     .scatter(&[0.0, 0.5, -1.0, 1.0], MarkerStyle::notebook())?
+//!     .contour(&grid, &levels, Colormap::Inferno)
+//!     .scatter(&[[0.0, 0.5], [-1.0, 1.0]], MarkerStyle::notebook())
 //!     .title("iter: 0");
-//! let canvas = fig.render()?;
+//!
+//! // Drawing cannot fail; encoding gives bytes.
+//! let canvas = kl_render::render(&fig);
 //! assert_eq!((canvas.width(), canvas.height()), (864, 864));
 //! let png = kl_render::encode_png(&canvas)?;
 //! assert_eq!(&png[1..4], b"PNG");
@@ -59,29 +69,32 @@
 //! # }
 //! ```
 
-mod axes;
+#![warn(missing_docs)]
+
 mod canvas;
 mod cmap_tables;
 mod colormap;
 pub mod contour;
-mod figure;
-mod output;
-mod text;
+mod draw;
+mod encode;
+pub mod layout;
+pub mod scene;
 
 use std::fmt;
-use std::path::PathBuf;
 
 pub use canvas::Canvas;
 pub use colormap::{Colormap, Rgba};
 pub use contour::{Grid, Polyline, contour_lines, linspace, notebook_levels};
-pub use figure::{
-    Axes, ContourStyle, Figure, FigureSpec, LineStyle, MarkerStyle, Panel, PanelBox, SubplotParams,
+pub use draw::{render, render_into};
+pub use encode::{GifWriter, encode_gif, encode_png};
+pub use scene::{
+    Axes, ContourLevel, ContourStyle, ErrorBar, ErrorBarStyle, Figure, FigureSpec, HAlign, Layer,
+    LegendEntry, LineStyle, MAX_CANVAS_PIXELS, MAX_CANVAS_SIDE, MAX_PANELS, MarkerStyle, Panel,
+    PanelBox, SubplotParams, Text, VAlign,
 };
-pub use output::{encode_gif, encode_png, write_atomic, write_gif, write_png};
-pub use text::{HAlign, VAlign};
 
 /// Everything that can go wrong in this crate.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// A grid whose value count is not `nx * ny`, or with fewer than 2 rows or columns.
@@ -105,12 +118,17 @@ pub enum Error {
         /// Its value.
         value: f64,
     },
-    /// A canvas size that is zero or too large.
+    /// A canvas size that is zero or too large: a side over `max_side` or more than
+    /// `max_pixels` pixels (see [`MAX_CANVAS_PIXELS`]).
     CanvasSize {
-        /// Width in pixels.
+        /// Requested width in pixels.
         width: f64,
-        /// Height in pixels.
+        /// Requested height in pixels.
         height: f64,
+        /// The longest side allowed ([`MAX_CANVAS_SIDE`]).
+        max_side: u32,
+        /// The most pixels allowed ([`MAX_CANVAS_PIXELS`]).
+        max_pixels: u64,
     },
     /// Pixel data whose length is not `width * height * 4`.
     CanvasData {
@@ -121,21 +139,14 @@ pub enum Error {
         /// Height in pixels.
         height: u32,
     },
-    /// A canvas given to [`Figure::render_into`] that does not have the figure's size.
+    /// A canvas given to [`render_into`] that does not have the figure's size.
     CanvasMismatch {
         /// The figure's size.
         expected: (u32, u32),
         /// The canvas's size.
         found: (u32, u32),
     },
-    /// Flat `x, y` coordinates of odd length.
-    OddCoordinates {
-        /// The length given.
-        len: usize,
-    },
-    /// The embedded DejaVu Sans font could not be read.
-    Font,
-    /// [`write_gif`] or [`encode_gif`] with no frame.
+    /// [`GifWriter::finish`] or [`encode_gif`] with no frame.
     NoFrames,
     /// A GIF frame whose size differs from the first frame's.
     FrameSize {
@@ -160,13 +171,6 @@ pub enum Error {
         /// The encoder's message.
         message: String,
     },
-    /// A file could not be written.
-    Write {
-        /// The file that was to be written.
-        path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
-    },
 }
 
 impl fmt::Display for Error {
@@ -186,9 +190,16 @@ impl fmt::Display for Error {
                     "figure spec {field} = {value} must be positive and finite"
                 )
             }
-            Error::CanvasSize { width, height } => {
-                write!(f, "canvas of {width} × {height} px is empty or too large")
-            }
+            Error::CanvasSize {
+                width,
+                height,
+                max_side,
+                max_pixels,
+            } => write!(
+                f,
+                "a canvas of {width} × {height} px is empty or too large (the limit is \
+                 {max_side} px a side and {max_pixels} px in all)"
+            ),
             Error::CanvasData { len, width, height } => write!(
                 f,
                 "{len} bytes of pixel data do not make a {width} × {height} RGBA8 image"
@@ -198,10 +209,6 @@ impl fmt::Display for Error {
                 "canvas is {} × {} px but the figure is {} × {} px",
                 found.0, found.1, expected.0, expected.1
             ),
-            Error::OddCoordinates { len } => {
-                write!(f, "{len} flat coordinates do not make x, y pairs")
-            }
-            Error::Font => f.write_str("the embedded DejaVu Sans font could not be read"),
             Error::NoFrames => f.write_str("an animated GIF needs at least one frame"),
             Error::FrameSize {
                 index,
@@ -219,18 +226,8 @@ impl fmt::Display for Error {
                 )
             }
             Error::Encode { format, message } => write!(f, "{format} encoding failed: {message}"),
-            Error::Write { path, source } => {
-                write!(f, "could not write {}: {source}", path.display())
-            }
         }
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Write { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+impl std::error::Error for Error {}

@@ -6,9 +6,10 @@
 
 use std::path::PathBuf;
 
+use kl_render::layout::Mapping;
 use kl_render::{
-    Axes, Canvas, Colormap, ContourStyle, Figure, FigureSpec, Grid, LineStyle, MarkerStyle, Rgba,
-    SubplotParams, linspace, notebook_levels,
+    Axes, Canvas, Colormap, ContourStyle, ErrorBar, ErrorBarStyle, Figure, FigureSpec, Grid,
+    HAlign, LineStyle, MarkerStyle, Rgba, SubplotParams, VAlign, linspace, notebook_levels,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -64,7 +65,7 @@ fn check(name: &str, canvas: &Canvas) -> TestResult {
     let path = golden_dir().join(format!("{name}.png"));
     if std::env::var_os("KL_RENDER_BLESS").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(golden_dir())?;
-        kl_render::write_png(&path, canvas)?;
+        std::fs::write(&path, kl_render::encode_png(canvas)?)?;
         return Ok(());
     }
     check_against(&path, name, canvas)
@@ -83,11 +84,11 @@ fn check_against(path: &std::path::Path, name: &str, canvas: &Canvas) -> TestRes
         Some((n, _)) if n <= PIXEL_TOL => Ok(()),
         result => {
             let actual = out.join(format!("{name}.actual.png"));
-            kl_render::write_png(&actual, canvas)?;
+            std::fs::write(&actual, kl_render::encode_png(canvas)?)?;
             let what = match result {
                 Some((n, diff)) => {
                     let d = out.join(format!("{name}.diff.png"));
-                    kl_render::write_png(&d, &diff)?;
+                    std::fs::write(&d, kl_render::encode_png(&diff)?)?;
                     format!("{n} pixels differ; diff in {}", d.display())
                 }
                 None => format!(
@@ -132,8 +133,8 @@ fn circle_figure(shift: f64) -> Result<Canvas, kl_render::Error> {
     let mut fig = Figure::new(small(1, 1, 1.6, 1.6))?;
     let levels = notebook_levels(grid.max_value().unwrap_or(1.0));
     fig.panel_mut(0, 0)
-        .contour(&grid, &levels, Colormap::Inferno)?;
-    fig.render()
+        .contour(&grid, &levels, Colormap::Inferno);
+    Ok(kl_render::render(&fig))
 }
 
 #[test]
@@ -165,7 +166,7 @@ fn a_mismatch_writes_the_rendered_and_diff_images() -> TestResult {
     let dir = out_dir();
     std::fs::create_dir_all(&dir)?;
     let wrong = dir.join("wrong-golden.png");
-    kl_render::write_png(&wrong, &circle_figure(0.5)?)?;
+    std::fs::write(&wrong, kl_render::encode_png(&circle_figure(0.5)?)?)?;
     let err = check_against(&wrong, "self-test", &circle_figure(0.0)?)
         .err()
         .ok_or("a moved circle passed")?;
@@ -183,12 +184,18 @@ fn dots_over_and_under_contours() -> TestResult {
     let mut fig = Figure::new(small(1, 1, 1.6, 1.6))?;
     let levels = notebook_levels(1.0);
     let dots = [
-        0.0, 0.0, 1.0, 1.0, -1.5, 0.5, 2.0, -2.0, 1.18, 0.0, 1.25, 0.1, -2.9, 2.9,
+        [0.0, 0.0],
+        [1.0, 1.0],
+        [-1.5, 0.5],
+        [2.0, -2.0],
+        [1.18, 0.0],
+        [1.25, 0.1],
+        [-2.9, 2.9],
     ];
     fig.panel_mut(0, 0)
-        .contour(&grid, &levels, Colormap::Inferno)?
-        .scatter(&dots, MarkerStyle::notebook())?;
-    check("dots", &fig.render()?)
+        .contour(&grid, &levels, Colormap::Inferno)
+        .scatter(&dots, MarkerStyle::notebook());
+    check("dots", &kl_render::render(&fig))
 }
 
 #[test]
@@ -209,10 +216,10 @@ fn titled_grid_of_panels() -> TestResult {
             ContourStyle::notebook()
         };
         fig.panel_mut(k / 2, k % 2)
-            .contour_styled(&grid, &levels, cmap, style)?
+            .contour_styled(&grid, &levels, cmap, style)
             .title(&format!("iter: {}", 10 + k));
     }
-    check("titled_grid", &fig.render()?)
+    check("titled_grid", &kl_render::render(&fig))
 }
 
 #[test]
@@ -237,8 +244,9 @@ fn line_plot_with_axes() -> TestResult {
             y_label: Some("KL".into()),
             log_y: true,
             legend: true,
+            ..Axes::default()
         });
-    check("line_plot", &fig.render()?)
+    check("line_plot", &kl_render::render(&fig))
 }
 
 #[test]
@@ -254,7 +262,7 @@ fn dashed_ellipse_and_text() -> TestResult {
         .limits([-3.0, 3.0, -3.0, 3.0])
         .polygon(&ellipse, LineStyle::dashed(Rgba::hex(0x2ca02c), 1.5))
         .text([-2.5, 2.2], "q", 12.0, Rgba::BLACK);
-    check("dashed_ellipse", &fig.render()?)
+    check("dashed_ellipse", &kl_render::render(&fig))
 }
 
 #[test]
@@ -268,9 +276,9 @@ fn level_colours_and_layer_order_on_the_pixels() -> TestResult {
     let mut fig = Figure::new(small(1, 1, 2.0, 2.0))?;
     let levels = [0.0, 0.5, 1.0];
     fig.panel_mut(0, 0)
-        .scatter(&[0.5, 0.5], MarkerStyle::notebook())?
-        .contour_styled(&grid, &levels, Colormap::Viridis, ContourStyle::plain())?;
-    let canvas = fig.render()?;
+        .scatter(&[[0.5, 0.5]], MarkerStyle::notebook())
+        .contour_styled(&grid, &levels, Colormap::Viridis, ContourStyle::plain());
+    let canvas = kl_render::render(&fig);
     let bx = fig.panel_box(0, 0);
     let x = ((bx.x0 + bx.x1) / 2.0).floor() as u32;
     let y = ((bx.y0 + bx.y1) / 2.0).floor() as u32;
@@ -287,5 +295,283 @@ fn level_colours_and_layer_order_on_the_pixels() -> TestResult {
         line.is_some(),
         "no pixel of colour {want:?} near the centre"
     );
+    Ok(())
+}
+
+#[test]
+fn error_bars_with_categorical_ticks_and_a_note() -> TestResult {
+    // "Each coefficient's mean ± 2 sd side by side": three coefficients, two fits each.
+    let mut fig = Figure::new(small(1, 1, 4.0, 3.0))?;
+    fig.set_subplot_params(SubplotParams {
+        left: 0.15,
+        bottom: 0.15,
+        ..SubplotParams::default()
+    });
+    let a = [
+        ErrorBar::vertical(0.9, 0.5, 0.4),
+        ErrorBar::vertical(1.9, -0.7, 0.2),
+        ErrorBar::vertical(2.9, 1.0, 0.6),
+    ];
+    let b = [
+        ErrorBar::vertical(1.1, 0.6, 0.8),
+        ErrorBar::vertical(2.1, -0.5, f64::NAN),
+        ErrorBar::horizontal(3.1, 1.2, 0.15),
+    ];
+    fig.panel_mut(0, 0)
+        .limits([0.5, 3.5, -1.5, 2.0])
+        .polyline(
+            &[[0.5, 0.0], [3.5, 0.0]],
+            LineStyle::dotted(Rgba::BLACK, 0.8),
+        )
+        .error_bars(&a, ErrorBarStyle::new(Rgba::tab10(0), 1.5))
+        .error_bars(&b, ErrorBarStyle::new(Rgba::tab10(1), 1.5))
+        .text_aligned(
+            [3.4, 1.9],
+            "k\u{302} = 0.41\nKL = 0.12",
+            9.0,
+            Rgba::BLACK,
+            HAlign::Right,
+            VAlign::Top,
+        )
+        .axes(Axes {
+            y_label: Some("coefficient".into()),
+            x_ticks: Some(vec![
+                (1.0, "\u{3bc}\u{2081}".into()),
+                (2.0, "\u{3bc}\u{2082}".into()),
+                (3.0, "L\u{2081}\u{2081}".into()),
+            ]),
+            ..Axes::default()
+        });
+    check("error_bars", &kl_render::render(&fig))
+}
+
+#[test]
+fn log_log_line_plot() -> TestResult {
+    let mut fig = Figure::new(small(1, 1, 4.0, 3.0))?;
+    fig.set_subplot_params(SubplotParams {
+        left: 0.2,
+        bottom: 0.2,
+        ..SubplotParams::default()
+    });
+    let n: Vec<f64> = (0..=30)
+        .map(|i| 10f64.powf(1.0 + f64::from(i) / 10.0))
+        .collect();
+    let sd: Vec<[f64; 2]> = n.iter().map(|&n| [n, 3.0 / n.sqrt()]).collect();
+    let bias: Vec<[f64; 2]> = n.iter().map(|&n| [n, 5.0 / n]).collect();
+    fig.panel_mut(0, 0)
+        .series(&sd, LineStyle::solid(Rgba::tab10(0), 1.5), "n^-1/2")
+        .series(&bias, LineStyle::dashed(Rgba::tab10(1), 1.5), "n^-1")
+        .axes(Axes {
+            x_label: Some("n".into()),
+            log_x: true,
+            log_y: true,
+            legend: true,
+            ..Axes::default()
+        });
+    check("log_log", &kl_render::render(&fig))
+}
+
+/// A 2 × 2 in figure at 72 dpi whose one panel fills the canvas (144 px, 36 px a unit on
+/// [0, 4]²), so pixel positions follow from the data by hand.
+fn full_panel() -> Result<Figure, kl_render::Error> {
+    let mut fig = Figure::new(small(1, 1, 2.0, 2.0))?;
+    fig.set_subplot_params(SubplotParams {
+        left: 0.0,
+        right: 1.0,
+        bottom: 0.0,
+        top: 1.0,
+        wspace: 0.0,
+        hspace: 0.0,
+    });
+    fig.panel_mut(0, 0).limits([0.0, 4.0, 0.0, 4.0]);
+    Ok(fig)
+}
+
+fn inked(c: &Canvas, x: u32, y: u32) -> bool {
+    c.pixel(x, y).is_some_and(|p| p.0[0] < 200)
+}
+
+fn white(c: &Canvas, x: u32, y: u32) -> bool {
+    c.pixel(x, y).is_some_and(|p| p.0 == [255, 255, 255, 255])
+}
+
+#[test]
+fn error_bars_cover_exactly_their_interval() -> TestResult {
+    let mut fig = full_panel()?;
+    let style = ErrorBarStyle {
+        line: LineStyle::solid(Rgba::BLACK, 2.0),
+        cap_pt: 8.0,
+        marker: None,
+    };
+    // Vertical: x = 2 (px 72), y = 2 ± 1 (rows 36..108). Horizontal: y = 0.5 (row 126),
+    // x = 1 ± 0.5 (columns 18..54).
+    fig.panel_mut(0, 0).error_bars(
+        &[
+            ErrorBar::vertical(2.0, 2.0, 1.0),
+            ErrorBar::horizontal(1.0, 0.5, 0.5),
+            ErrorBar::vertical(f64::NAN, 1.0, 1.0),
+        ],
+        style,
+    );
+    let c = kl_render::render(&fig);
+    for y in 38..=106 {
+        assert!(
+            inked(&c, 71, y) && inked(&c, 72, y),
+            "vertical bar missing at row {y}"
+        );
+        assert!(
+            white(&c, 66, y) && white(&c, 78, y),
+            "bar too wide at row {y}"
+        );
+    }
+    for y in (0..=33).chain(111..=120) {
+        assert!(
+            white(&c, 72, y),
+            "vertical bar beyond its interval at row {y}"
+        );
+    }
+    // Caps 8 px long across both ends: columns 68..76.
+    for y in [36, 107] {
+        assert!(inked(&c, 69, y) && inked(&c, 75, y), "no cap at row {y}");
+        assert!(
+            white(&c, 65, y) && white(&c, 79, y),
+            "cap too long at row {y}"
+        );
+    }
+    for x in 20..=52 {
+        assert!(inked(&c, x, 126), "horizontal bar missing at column {x}");
+        assert!(white(&c, x, 120), "horizontal bar too thick at column {x}");
+    }
+    for x in (0..=13).chain(59..=64) {
+        assert!(
+            white(&c, x, 126),
+            "horizontal bar beyond its interval at column {x}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn log_log_axes_map_a_power_law_to_a_straight_line() -> TestResult {
+    // y = x² on [1, 1000]² log-log: the line through (1, 1) and (10^1.5, 1000), slope 2 in
+    // decades. 1 decade = 48 px on a 144 px square: x = 48 u, y = 144 − 96 u, u = log10 x.
+    let mut fig = full_panel()?;
+    let pts: Vec<[f64; 2]> = (0..=60)
+        .map(|i| {
+            let x = 10f64.powf(1.5 * f64::from(i) / 60.0);
+            [x, x * x]
+        })
+        .collect();
+    fig.panel_mut(0, 0)
+        .limits([1.0, 1000.0, 1.0, 1000.0])
+        .polyline(&pts, LineStyle::solid(Rgba::BLACK, 1.5))
+        .axes(Axes {
+            log_x: true,
+            log_y: true,
+            ..Axes::default()
+        });
+    let c = kl_render::render(&fig);
+    for (x, y) in [(24, 96), (48, 48), (60, 24)] {
+        let near = (x - 1..=x + 1).any(|xx| inked(&c, xx, y));
+        assert!(near, "no line near ({x}, {y})");
+    }
+    // Off the line: where linear axes would put it, and above its end.
+    for (x, y) in [(48, 120), (100, 20), (24, 60)] {
+        assert!(white(&c, x, y), "ink at ({x}, {y})");
+    }
+    // Non-positive data is not drawn on log axes and does not panic.
+    let mut fig = full_panel()?;
+    fig.panel_mut(0, 0)
+        .limits([1.0, 1000.0, 1.0, 1000.0])
+        .polyline(
+            &[[0.0, -1.0], [-5.0, 10.0]],
+            LineStyle::solid(Rgba::BLACK, 1.5),
+        )
+        .axes(Axes {
+            log_x: true,
+            log_y: true,
+            ..Axes::default()
+        });
+    let c = kl_render::render(&fig);
+    assert!((2..142).all(|x| (2..142).all(|y| white(&c, x, y))));
+    Ok(())
+}
+
+#[test]
+fn custom_x_ticks_sit_at_their_positions() -> TestResult {
+    let mut fig = Figure::new(small(1, 1, 4.0, 3.0))?;
+    let lim = [0.5, 3.5, 0.0, 1.0];
+    fig.panel_mut(0, 0).limits(lim).axes(Axes {
+        x_ticks: Some(vec![
+            (1.0, "a".into()),
+            (2.0, "b".into()),
+            (3.0, "c".into()),
+            (9.0, "outside".into()),
+        ]),
+        ..Axes::default()
+    });
+    let c = kl_render::render(&fig);
+    let bx = fig.panel_box(0, 0);
+    let map = Mapping {
+        lim,
+        bx,
+        log_x: false,
+        log_y: false,
+    };
+    // Tick marks are 3.5 pt long below the frame; nothing between them.
+    let below = (bx.y1.round() as u32) + 2;
+    for v in [1.0, 2.0, 3.0] {
+        let (px, _) = map.map([v, 0.0]).ok_or("maps")?;
+        let px = px.floor() as u32;
+        assert!(inked(&c, px, below), "no tick at x = {v} (column {px})");
+        assert!(white(&c, px + 6, below), "ink right of the tick at x = {v}");
+    }
+    let (p, _) = map.map([1.5, 0.0]).ok_or("maps")?;
+    assert!(white(&c, p.floor() as u32, below), "a tick at x = 1.5");
+    Ok(())
+}
+
+fn note(text: &str, v: VAlign) -> Result<Canvas, kl_render::Error> {
+    let mut fig = full_panel()?;
+    fig.panel_mut(0, 0)
+        .text_aligned([0.5, 2.0], text, 20.0, Rgba::BLACK, HAlign::Left, v);
+    Ok(kl_render::render(&fig))
+}
+
+fn rows_with_ink(c: &Canvas) -> Vec<u32> {
+    (0..c.height())
+        .filter(|&y| (0..c.width()).any(|x| !white(c, x, y)))
+        .collect()
+}
+
+#[test]
+fn multi_line_text_stacks_lines_1_2_sizes_apart() -> TestResult {
+    // 20 pt at 72 dpi = 20 px: lines 24 px apart, each the single line's pixels.
+    let one = note("A", VAlign::Top)?;
+    let two = note("A\nA", VAlign::Top)?;
+    let (p1, p2) = (one.to_rgba8(), two.to_rgba8());
+    let row = 4 * one.width() as usize;
+    let r1 = rows_with_ink(&one);
+    let (first, last) = (r1[0] as usize, r1[r1.len() - 1] as usize);
+    assert!(last - first < 24, "a line taller than the spacing");
+    for y in first..=last {
+        let z = y + 24;
+        assert_eq!(
+            p2[y * row..(y + 1) * row],
+            p1[y * row..(y + 1) * row],
+            "line 1, row {y}"
+        );
+        assert_eq!(
+            p2[z * row..(z + 1) * row],
+            p1[y * row..(y + 1) * row],
+            "line 2, row {z}"
+        );
+    }
+    assert_eq!(rows_with_ink(&two).len(), 2 * r1.len());
+    // Bottom anchors the last line: it is where a single bottom-anchored line is.
+    let r1 = rows_with_ink(&note("A", VAlign::Bottom)?);
+    let r2 = rows_with_ink(&note("A\nA", VAlign::Bottom)?);
+    assert_eq!(r2[r2.len() - 1], r1[r1.len() - 1]);
+    assert_eq!(r2[0], r1[0] - 24);
     Ok(())
 }

@@ -1,32 +1,14 @@
-//! PNG and GIF output: determinism, decodability, atomic writes and their errors.
-
-use std::path::{Path, PathBuf};
+//! PNG and GIF bytes: determinism, decodability, the streaming GIF writer, and bad scenes.
 
 use image::AnimationDecoder;
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, RgbaImage};
 use kl_render::{
-    Canvas, Colormap, Error, Figure, FigureSpec, Grid, MarkerStyle, Rgba, linspace, notebook_levels,
+    Canvas, Colormap, Error, Figure, FigureSpec, GifWriter, Grid, MAX_CANVAS_PIXELS,
+    MAX_CANVAS_SIDE, MarkerStyle, Rgba, linspace, notebook_levels,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn scratch(name: &str) -> Result<PathBuf, std::io::Error> {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("kl-render-output")
-        .join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-fn entries(dir: &Path) -> Result<Vec<String>, std::io::Error> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()?;
-    v.sort();
-    Ok(v)
-}
 
 fn frame(k: usize) -> Result<Canvas, Error> {
     let n = 24;
@@ -46,10 +28,10 @@ fn frame(k: usize) -> Result<Canvas, Error> {
         scale: 1.0,
     })?;
     fig.panel_mut(0, 0)
-        .contour(&grid, &notebook_levels(1.0), Colormap::Inferno)?
-        .scatter(&[0.0, 0.0, 1.0, -1.0], MarkerStyle::notebook())?
+        .contour(&grid, &notebook_levels(1.0), Colormap::Inferno)
+        .scatter(&[[0.0, 0.0], [1.0, -1.0]], MarkerStyle::notebook())
         .title(&format!("iter: {k}"));
-    fig.render()
+    Ok(kl_render::render(&fig))
 }
 
 #[test]
@@ -61,14 +43,8 @@ fn png_is_deterministic_and_decodes_to_the_right_size() -> TestResult {
     assert_eq!((img.width(), img.height()), (108, 72));
     // Opaque canvases are stored as RGB and decode to the same pixels.
     assert_eq!(img.to_rgba8().as_raw(), &a.to_rgba8());
-
-    let dir = scratch("png")?;
-    let path = dir.join("frame.png");
-    kl_render::write_png(&path, &a)?;
-    assert_eq!(std::fs::read(&path)?, pa);
-    // Overwriting works and leaves nothing else behind.
-    kl_render::write_png(&path, &frame(2)?)?;
-    assert_eq!(entries(&dir)?, vec!["frame.png".to_owned()]);
+    // A different frame gives different bytes.
+    assert_ne!(kl_render::encode_png(&frame(2)?)?, pa);
     Ok(())
 }
 
@@ -104,11 +80,6 @@ fn gif_is_deterministic_looping_and_has_every_frame() -> TestResult {
         let (num, den) = f.delay().numer_denom_ms();
         assert_eq!(num / den, 250);
     }
-    let dir = scratch("gif")?;
-    let path = dir.join("anim.gif");
-    kl_render::write_gif(&path, &frames, 250)?;
-    assert_eq!(std::fs::read(&path)?, a);
-    assert_eq!(entries(&dir)?, vec!["anim.gif".to_owned()]);
     Ok(())
 }
 
@@ -129,41 +100,100 @@ fn gif_input_errors() -> TestResult {
     Ok(())
 }
 
+/// The GIF encoding as it was before the streaming writer (image's `GifEncoder` over all
+/// frames at once, speed 30, looping): the reference the writer must match byte for byte.
+fn reference_gif(frames: &[Canvas], delay_ms: u32) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut out, 30);
+        encoder.set_repeat(Repeat::Infinite)?;
+        for f in frames {
+            let img = RgbaImage::from_raw(f.width(), f.height(), f.to_rgba8()).ok_or("size")?;
+            let delay = Delay::from_numer_denom_ms(delay_ms, 1);
+            encoder.encode_frame(Frame::from_parts(img, 0, 0, delay))?;
+        }
+    }
+    Ok(out)
+}
+
 #[test]
-fn unwritable_path_is_an_error_naming_it_and_leaves_no_temp_file() -> TestResult {
-    let dir = scratch("unwritable")?;
-    let canvas = frame(0)?;
-
-    // The parent is a regular file: nothing can be created there (even as root).
-    let file = dir.join("not-a-dir");
-    std::fs::write(&file, b"x")?;
-    let path = file.join("out.png");
-    match kl_render::write_png(&path, &canvas) {
-        Err(Error::Write { path: p, .. }) => assert_eq!(p, path),
-        other => panic!("expected a write error, got {other:?}"),
+fn streaming_gif_matches_the_all_at_once_encoding_byte_for_byte() -> TestResult {
+    let frames: Vec<Canvas> = (0..4).map(frame).collect::<Result<_, _>>()?;
+    let want = reference_gif(&frames, 250)?;
+    let mut gif = GifWriter::new(250);
+    for f in &frames {
+        gif.push(f)?;
     }
-    let err = kl_render::write_png(&path, &canvas)
-        .err()
-        .ok_or("no error")?;
-    assert!(err.to_string().contains("not-a-dir/out.png"), "{err}");
-    assert!(std::error::Error::source(&err).is_some());
-
-    // The target is a directory: the temporary file is written, the rename fails, and the
-    // temporary file must be cleaned up.
-    let target = dir.join("taken");
-    std::fs::create_dir(&target)?;
-    match kl_render::write_png(&target, &canvas) {
-        Err(Error::Write { path: p, .. }) => assert_eq!(p, target),
-        other => panic!("expected a write error, got {other:?}"),
-    }
-    match kl_render::write_gif(&target, &[canvas], 100) {
-        Err(Error::Write { path: p, .. }) => assert_eq!(p, target),
-        other => panic!("expected a write error, got {other:?}"),
-    }
+    assert_eq!(gif.frames(), 4);
+    assert_eq!(gif.finish()?, want);
+    assert_eq!(kl_render::encode_gif(&frames, 250)?, want);
+    // One frame, and another delay.
     assert_eq!(
-        entries(&dir)?,
-        vec!["not-a-dir".to_owned(), "taken".to_owned()]
+        kl_render::encode_gif(&frames[..1], 40)?,
+        reference_gif(&frames[..1], 40)?
     );
+    Ok(())
+}
+
+#[test]
+fn a_wrong_sized_frame_is_refused_and_leaves_the_stream_intact() -> TestResult {
+    let frames: Vec<Canvas> = (0..2).map(frame).collect::<Result<_, _>>()?;
+    let mut gif = GifWriter::new(100);
+    gif.push(&frames[0])?;
+    assert_eq!(
+        gif.push(&Canvas::new(4, 4, Rgba::WHITE)?),
+        Err(Error::FrameSize {
+            index: 1,
+            expected: (108, 72),
+            found: (4, 4)
+        })
+    );
+    gif.push(&frames[1])?;
+    assert_eq!(gif.finish()?, reference_gif(&frames, 100)?);
+    assert_eq!(GifWriter::new(100).finish(), Err(Error::NoFrames));
+    Ok(())
+}
+
+#[test]
+fn canvas_limits_carry_the_requested_size_and_the_limit() -> TestResult {
+    // The notebook grid at scale 8 fits (59.7 Mpx); at scale 9 it does not (75.6 Mpx).
+    let fig = Figure::new(FigureSpec::notebook_grid().with_scale(8.0))?;
+    assert_eq!((fig.width(), fig.height()), (6912, 8640));
+    let err = Figure::new(FigureSpec::notebook_grid().with_scale(9.0))
+        .err()
+        .ok_or("a 75 Mpx canvas was accepted")?;
+    assert_eq!(
+        err,
+        Error::CanvasSize {
+            width: 7776.0,
+            height: 9720.0,
+            max_side: MAX_CANVAS_SIDE,
+            max_pixels: MAX_CANVAS_PIXELS,
+        }
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("7776 × 9720") && msg.contains("67108864"),
+        "{msg}"
+    );
+    // A long thin figure is refused on its side, whatever its area.
+    let thin = FigureSpec {
+        width_in: 500.0,
+        height_in: 1.0,
+        ..FigureSpec::single()
+    };
+    assert!(matches!(
+        Figure::new(thin),
+        Err(Error::CanvasSize { width: 36000.0, .. })
+    ));
+    assert!(matches!(
+        Canvas::new(0, 5, Rgba::WHITE),
+        Err(Error::CanvasSize { .. })
+    ));
+    assert!(matches!(
+        Canvas::new(32_767, 32_767, Rgba::WHITE),
+        Err(Error::CanvasSize { .. })
+    ));
     Ok(())
 }
 
@@ -183,45 +213,52 @@ fn bad_figures_and_inputs_are_errors_not_panics() -> TestResult {
     assert!(Figure::new(spec).is_err());
     spec = FigureSpec::single().with_scale(1e9);
     assert!(matches!(Figure::new(spec), Err(Error::CanvasSize { .. })));
-
-    let mut fig = Figure::new(FigureSpec::single())?;
-    assert!(matches!(
-        fig.panel_mut(0, 0)
-            .scatter(&[1.0, 2.0, 3.0], MarkerStyle::notebook()),
-        Err(Error::OddCoordinates { len: 3 })
-    ));
-    assert!(fig.get_panel_mut(1, 0).is_none());
-    let v = [0.0; 5];
-    let bad = Grid {
-        values: &v,
-        nx: 2,
-        ny: 2,
-        extent: [0.0, 1.0, 0.0, 1.0],
+    spec = FigureSpec {
+        rows: 200,
+        cols: 51,
+        ..FigureSpec::single()
     };
     assert!(matches!(
-        fig.panel_mut(0, 0)
-            .contour(&bad, &[0.5], Colormap::Viridis)
-            .err(),
-        Some(Error::GridShape { len: 5, .. })
+        Figure::new(spec),
+        Err(Error::FigureSpec {
+            field: "rows * cols",
+            ..
+        })
+    ));
+
+    let mut fig = Figure::new(FigureSpec::single())?;
+    assert!(fig.get_panel_mut(1, 0).is_none());
+    assert!(fig.panel(0, 1).is_none());
+    let v = [0.0; 5];
+    assert!(matches!(
+        Grid::new(&v, 2, 2, [0.0, 1.0, 0.0, 1.0]),
+        Err(Error::GridShape { len: 5, .. })
     ));
     let mut small = Canvas::new(10, 10, Rgba::WHITE)?;
-    assert!(matches!(
-        fig.render_into(&mut small),
-        Err(Error::CanvasMismatch { .. })
-    ));
+    assert_eq!(
+        kl_render::render_into(&fig, &mut small),
+        Err(Error::CanvasMismatch {
+            expected: (432, 432),
+            found: (10, 10)
+        })
+    );
 
     // NaN everywhere: no panic, nothing drawn but the background.
     let nan = vec![f64::NAN; 16];
     let grid = Grid::new(&nan, 4, 4, [0.0, 1.0, 0.0, 1.0])?;
     let mut fig = Figure::new(FigureSpec::single())?;
     fig.panel_mut(0, 0)
-        .contour(&grid, &notebook_levels(f64::NAN), Colormap::Inferno)?
+        .contour(&grid, &notebook_levels(f64::NAN), Colormap::Inferno)
         .scatter(
-            &[f64::NAN, 0.0, 0.5, f64::INFINITY],
+            &[[f64::NAN, 0.0], [0.5, f64::INFINITY]],
             MarkerStyle::notebook(),
-        )?
+        )
+        .error_bars(
+            &[kl_render::ErrorBar::vertical(f64::NAN, 0.5, 1.0)],
+            kl_render::ErrorBarStyle::new(Rgba::BLACK, 1.0),
+        )
         .limits([f64::NAN, 1.0, 0.0, 1.0]);
-    let c = fig.render()?;
+    let c = kl_render::render(&fig);
     assert!(c.to_rgba8().iter().all(|&b| b == 255));
     Ok(())
 }
@@ -250,21 +287,33 @@ fn silly_styles_draw_nothing_odd_but_do_not_panic() -> TestResult {
     fig.panel_mut(0, 0)
         .limits([0.0, 1.0, 0.0, 1.0])
         .scatter(
-            &[0.5, 0.5],
+            &[[0.5, 0.5]],
             MarkerStyle {
                 area_pt2: 1.0e30,
                 color: Rgba::BLACK,
                 edge_width: f64::NAN,
             },
-        )?
+        )
         .scatter(
-            &[0.5, 0.5],
+            &[[0.5, 0.5]],
             MarkerStyle {
                 area_pt2: -3.0,
                 color: Rgba::BLACK,
                 edge_width: f64::INFINITY,
             },
-        )?
+        )
+        .error_bars(
+            &[kl_render::ErrorBar {
+                center: [0.5, 0.5],
+                x_err: f64::INFINITY,
+                y_err: 1.0e300,
+            }],
+            kl_render::ErrorBarStyle {
+                line: kl_render::LineStyle::solid(Rgba::BLACK, 1.0),
+                cap_pt: f64::NAN,
+                marker: None,
+            },
+        )
         .polyline(&pts, kl_render::LineStyle::solid(Rgba::BLACK, -1.0))
         .polyline(&pts, kl_render::LineStyle::solid(Rgba::BLACK, f64::NAN))
         .polyline(
@@ -279,7 +328,8 @@ fn silly_styles_draw_nothing_odd_but_do_not_panic() -> TestResult {
         .text([0.5, 0.5], "nan", f64::NAN, Rgba::BLACK)
         .text([0.5, 0.5], "huge", 1.0e12, Rgba::BLACK)
         .text([f64::NAN, 0.5], "", 10.0, Rgba::BLACK)
+        .text([0.5, 0.5], "\n\nthree\n", 10.0, Rgba::BLACK)
         .title("\u{1F600} \u{0} iter");
-    fig.render()?;
+    let _ = kl_render::render(&fig);
     Ok(())
 }

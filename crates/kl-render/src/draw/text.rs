@@ -3,31 +3,7 @@
 use ab_glyph::{Font, FontRef, GlyphId, OutlineCurve};
 use tiny_skia::{Path, PathBuilder, Transform};
 
-use crate::Error;
-
-/// Horizontal anchor of a text relative to its position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HAlign {
-    /// The text starts at the position.
-    Left,
-    /// The text is centred on the position.
-    Center,
-    /// The text ends at the position.
-    Right,
-}
-
-/// Vertical anchor of a text relative to its position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VAlign {
-    /// The baseline passes through the position.
-    Baseline,
-    /// The top of the tallest letters (ascender height) is at the position.
-    Top,
-    /// Capital letters are centred on the position.
-    Center,
-    /// The lowest descender is at the position.
-    Bottom,
-}
+use crate::scene::{HAlign, VAlign};
 
 /// DejaVu Sans ascender height of `l`, and descender depth of `p`, in em.
 const ASCENT_EM: f64 = 1556.0 / 2048.0;
@@ -68,10 +44,16 @@ impl std::fmt::Debug for TextEngine {
 }
 
 impl TextEngine {
-    pub(crate) fn new() -> Result<Self, Error> {
-        let font = FontRef::try_from_slice(dejavu::sans::regular()).map_err(|_| Error::Font)?;
-        let units_per_em = f64::from(font.units_per_em().ok_or(Error::Font)?);
-        Ok(TextEngine { font, units_per_em })
+    /// The embedded DejaVu Sans. It is a fixed, known-good font (a unit test parses it), so
+    /// failing to read it is a build defect, not a data error.
+    pub(crate) fn new() -> Self {
+        let font = FontRef::try_from_slice(dejavu::sans::regular())
+            .expect("the embedded DejaVu Sans is a valid font");
+        let units_per_em = f64::from(
+            font.units_per_em()
+                .expect("the embedded DejaVu Sans has units per em"),
+        );
+        TextEngine { font, units_per_em }
     }
 
     fn glyphs(&self, text: &str) -> Vec<(GlyphId, f64)> {
@@ -203,5 +185,18 @@ impl TextEngine {
         let mut pb = PathBuilder::new();
         self.append_path(&mut pb, text, size_px, ts);
         pb.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_font_parses_and_measures() {
+        let engine = TextEngine::new();
+        assert_eq!(engine.units_per_em, 2048.0);
+        // DejaVu Sans: "0" advances 1303 units.
+        assert!((engine.width("00", 2048.0) - 2.0 * 1303.0).abs() < 1e-9);
     }
 }

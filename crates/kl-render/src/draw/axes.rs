@@ -2,127 +2,17 @@
 
 use tiny_skia::{FillRule, LineCap, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
+use super::prim::{draw_text, stroke};
+use super::text::TextEngine;
 use crate::Rgba;
-use crate::figure::{Axes, LineStyle, draw_text};
-use crate::text::{HAlign, TextEngine, VAlign};
+use crate::layout::{LABEL_PT, Mapping, Tick, TickLabel, log_minor_ticks, x_ticks, y_ticks};
+use crate::scene::{Axes, HAlign, LegendEntry, PanelBox, VAlign};
 
 const SPINE_PT: f64 = 0.8;
 const TICK_LEN_PT: f64 = 3.5;
 const TICK_PAD_PT: f64 = 3.5;
-const LABEL_PT: f64 = 10.0;
 const LABEL_PAD_PT: f64 = 4.0;
 const MINOR_LEN_PT: f64 = 2.0;
-
-/// A tick label: mantissa text and an optional superscript (for `10^k`).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TickLabel {
-    pub base: String,
-    pub sup: Option<String>,
-}
-
-/// Matplotlib's `MaxNLocator(nbins, steps=[1, 2, 2.5, 5, 10])`, simplified: the smallest nice
-/// step giving at most `nbins` intervals, and the multiples of it inside `[lo, hi]`.
-pub(crate) fn linear_ticks(lo: f64, hi: f64, nbins: usize) -> Vec<f64> {
-    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
-        return Vec::new();
-    }
-    let raw = (hi - lo) / nbins.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|s| s * mag)
-        .find(|&s| s >= raw * (1.0 - 1e-9))
-        .unwrap_or(10.0 * mag);
-    let eps = step * 1e-9;
-    let first = (lo / step - 1e-9).ceil() as i64;
-    let last = (hi / step + 1e-9).floor() as i64;
-    (first..=last)
-        .map(|i| {
-            let v = i as f64 * step;
-            if v.abs() < eps { 0.0 } else { v }
-        })
-        .collect()
-}
-
-/// Labels with the fewest decimals that show every tick exactly (matplotlib's
-/// `ScalarFormatter` without offset), with a true minus sign.
-pub(crate) fn linear_labels(ticks: &[f64]) -> Vec<TickLabel> {
-    let decimals = (0..=10)
-        .find(|&d| {
-            let f = 10f64.powi(d);
-            ticks
-                .iter()
-                .all(|t| ((t * f) - (t * f).round()).abs() < 1e-6 * f.max(1.0))
-        })
-        .unwrap_or(10) as usize;
-    ticks
-        .iter()
-        .map(|t| TickLabel {
-            base: format!("{:.*}", decimals, t).replace('-', "\u{2212}"),
-            sup: None,
-        })
-        .collect()
-}
-
-/// Decades inside `[lo, hi]` labelled `10^k`; with fewer than two decades, 1-2-5 ticks.
-pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, TickLabel)> {
-    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
-        return Vec::new();
-    }
-    let (a, b) = (lo.log10(), hi.log10());
-    let first = (a - 1e-9).ceil() as i32;
-    let last = (b + 1e-9).floor() as i32;
-    let decades: Vec<i32> = (first..=last).collect();
-    if decades.len() >= 2 {
-        // Thin out so that at most ~8 labels remain.
-        let every = decades.len().div_ceil(8);
-        return decades
-            .iter()
-            .filter(|e| e.rem_euclid(every as i32) == 0)
-            .map(|&e| {
-                (
-                    10f64.powi(e),
-                    TickLabel {
-                        base: "10".into(),
-                        sup: Some(e.to_string().replace('-', "\u{2212}")),
-                    },
-                )
-            })
-            .collect();
-    }
-    let mut out = Vec::new();
-    for e in (a.floor() as i32)..=(b.ceil() as i32) {
-        for m in [1.0, 2.0, 5.0] {
-            let v = m * 10f64.powi(e);
-            if v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9) {
-                out.push(v);
-            }
-        }
-    }
-    let labels = linear_labels(&out);
-    out.into_iter().zip(labels).collect()
-}
-
-/// 2..9 × 10^k inside `[lo, hi]` (at most a few hundred).
-pub(crate) fn log_minor_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
-        return Vec::new();
-    }
-    let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-    if b - a > 40 {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for e in a..=b {
-        for m in 2..=9 {
-            let v = f64::from(m) * 10f64.powi(e);
-            if v >= lo && v <= hi {
-                out.push(v);
-            }
-        }
-    }
-    out
-}
 
 fn label_width(engine: &TextEngine, l: &TickLabel, size: f64) -> f64 {
     engine.width(&l.base, size) + l.sup.as_ref().map_or(0.0, |s| engine.width(s, size * 0.7))
@@ -194,8 +84,8 @@ fn black_stroke(width: f64) -> (Paint<'static>, Stroke) {
 pub(crate) fn draw_axes(
     canvas: &mut Pixmap,
     axes: &Axes,
-    legend: &[(String, LineStyle)],
-    map: crate::figure::Mapping,
+    legend: &[LegendEntry],
+    map: Mapping,
     k: f64,
     engine: &TextEngine,
 ) {
@@ -216,13 +106,10 @@ pub(crate) fn draw_axes(
     let width_pt = (bx.x1 - bx.x0) / k;
     let height_pt = (bx.y1 - bx.y0) / k;
 
-    // x ticks (matplotlib: nbins from the axis length / (3 × label size)).
-    let nx = ((width_pt / (LABEL_PT * 3.0)).floor() as usize).clamp(1, 9);
-    let xt = linear_ticks(lim[0], lim[1], nx);
-    let xl = linear_labels(&xt);
+    let xt = x_ticks(axes, lim[0], lim[1], width_pt);
     let label_top = y1 + tick_len + TICK_PAD_PT * k;
-    for (t, l) in xt.iter().zip(&xl) {
-        let Some((px, _)) = map.map([*t, lim[2]]) else {
+    for Tick { value, label } in &xt {
+        let Some((px, _)) = map.map([*value, lim[2]]) else {
             continue;
         };
         let px = snap(f64::from(px), spine);
@@ -231,35 +118,27 @@ pub(crate) fn draw_axes(
         draw_label(
             canvas,
             engine,
-            l,
+            label,
             size,
             (px, label_top),
             (HAlign::Center, VAlign::Top),
         );
     }
-    // y ticks (nbins from the axis length / (2 × label size)).
-    let ny = ((height_pt / (LABEL_PT * 2.0)).floor() as usize).clamp(1, 9);
-    let yt: Vec<(f64, TickLabel)> = if axes.log_y {
-        log_ticks(lim[2], lim[3])
-    } else {
-        let t = linear_ticks(lim[2], lim[3], ny);
-        let l = linear_labels(&t);
-        t.into_iter().zip(l).collect()
-    };
+    let yt = y_ticks(axes, lim[2], lim[3], height_pt);
     let label_right = x0 - tick_len - TICK_PAD_PT * k;
     let mut widest: f64 = 0.0;
-    for (t, l) in &yt {
-        let Some((_, py)) = map.map([lim[0], *t]) else {
+    for Tick { value, label } in &yt {
+        let Some((_, py)) = map.map([lim[0], *value]) else {
             continue;
         };
         let py = snap(f64::from(py), spine);
         pb.move_to(x0 as f32, py as f32);
         pb.line_to((x0 - tick_len) as f32, py as f32);
-        widest = widest.max(label_width(engine, l, size));
+        widest = widest.max(label_width(engine, label, size));
         draw_label(
             canvas,
             engine,
-            l,
+            label,
             size,
             (label_right, py),
             (HAlign::Right, VAlign::Center),
@@ -268,9 +147,9 @@ pub(crate) fn draw_axes(
     if let Some(path) = pb.finish() {
         canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
     }
+    // Minor ticks at 2..9 × 10^k on log axes: 2 pt long, 0.6 pt wide.
+    let mut pb = PathBuilder::new();
     if axes.log_y {
-        // Minor ticks at 2..9 × 10^k: 2 pt long, 0.6 pt wide.
-        let mut pb = PathBuilder::new();
         for v in log_minor_ticks(lim[2], lim[3]) {
             let Some((_, py)) = map.map([lim[0], v]) else {
                 continue;
@@ -279,10 +158,20 @@ pub(crate) fn draw_axes(
             pb.move_to(x0 as f32, py as f32);
             pb.line_to((x0 - MINOR_LEN_PT * k) as f32, py as f32);
         }
-        if let Some(path) = pb.finish() {
-            let (p, s) = black_stroke(0.6 * k);
-            canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
+    }
+    if axes.log_x && axes.x_ticks.is_none() {
+        for v in log_minor_ticks(lim[0], lim[1]) {
+            let Some((px, _)) = map.map([v, lim[2]]) else {
+                continue;
+            };
+            let px = snap(f64::from(px), 0.6 * k);
+            pb.move_to(px as f32, y1 as f32);
+            pb.line_to(px as f32, (y1 + MINOR_LEN_PT * k) as f32);
         }
+    }
+    if let Some(path) = pb.finish() {
+        let (p, s) = black_stroke(0.6 * k);
+        canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
     }
     if let Some(xlab) = &axes.x_label {
         let y = label_top + size * (1556.0 + 426.0) / 2048.0 + LABEL_PAD_PT * k;
@@ -318,8 +207,8 @@ pub(crate) fn draw_axes(
 
 fn draw_legend(
     canvas: &mut Pixmap,
-    entries: &[(String, LineStyle)],
-    bx: crate::figure::PanelBox,
+    entries: &[LegendEntry],
+    bx: PanelBox,
     k: f64,
     engine: &TextEngine,
 ) {
@@ -332,7 +221,7 @@ fn draw_legend(
     let spacing = 0.5 * em;
     let text_w = entries
         .iter()
-        .map(|(l, _)| engine.width(l, size))
+        .map(|e| engine.width(&e.label, size))
         .fold(0.0, f64::max);
     let w = 2.0 * pad + handle + text_pad + text_w;
     let n = entries.len() as f64;
@@ -371,7 +260,7 @@ fn draw_legend(
         };
         canvas.stroke_path(&frame, &edge, &s, Transform::identity(), None);
     }
-    for (i, (label, style)) in entries.iter().enumerate() {
+    for (i, LegendEntry { label, style }) in entries.iter().enumerate() {
         let cy = t + pad + i as f64 * (row_h + spacing) + row_h / 2.0;
         let hx = l + pad;
         let mut pb = PathBuilder::new();
@@ -386,7 +275,7 @@ fn draw_legend(
             } else {
                 LineCap::Square
             };
-            if let Some(s) = crate::figure::stroke(style.width * k, cap, style.dash.as_deref(), k) {
+            if let Some(s) = stroke(style.width * k, cap, style.dash.as_deref(), k) {
                 canvas.stroke_path(&path, &p, &s, Transform::identity(), None);
             }
         }
@@ -400,40 +289,5 @@ fn draw_legend(
             Rgba::BLACK,
             0.0,
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nice_ticks() {
-        assert_eq!(
-            linear_ticks(0.0, 1.0, 5),
-            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
-        );
-        assert_eq!(linear_ticks(0.0, 20.0, 4), vec![0.0, 5.0, 10.0, 15.0, 20.0]);
-        assert!(linear_ticks(1.0, 1.0, 4).is_empty());
-        assert!(linear_ticks(f64::NAN, 1.0, 4).is_empty());
-        let l = linear_labels(&[-1.0, -0.5, 0.0, 0.5]);
-        assert_eq!(l[0].base, "\u{2212}1.0");
-        assert_eq!(l[2].base, "0.0");
-        let l = linear_labels(&[0.0, 5.0, 10.0]);
-        assert_eq!(l[1].base, "5");
-    }
-
-    #[test]
-    fn log_ticks_are_decades() {
-        let t = log_ticks(0.003, 20.0);
-        let v: Vec<f64> = t.iter().map(|(v, _)| *v).collect();
-        assert_eq!(v, vec![0.01, 0.1, 1.0, 10.0]);
-        assert_eq!(t[0].1.sup.as_deref(), Some("\u{2212}2"));
-        let t = log_ticks(0.3, 2.5);
-        assert_eq!(
-            t.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
-            vec![0.5, 1.0, 2.0]
-        );
-        assert!(log_ticks(-1.0, 2.0).is_empty());
     }
 }
