@@ -77,7 +77,10 @@ fn one_dimensional_published_form() {
             let va = alpha * vp + (1.0 - alpha) * vq;
             let got = renyi_divergence(&mvn1(mq, vq), &mvn1(mp, vp), alpha).expect("valid");
             if va <= 0.0 {
-                assert!(got.is_infinite(), "α = {alpha}: σα² = {va} ≤ 0 but D = {got}");
+                assert!(
+                    got.is_infinite(),
+                    "α = {alpha}: σα² = {va} ≤ 0 but D = {got}"
+                );
                 continue;
             }
             let want = 0.5 * (vp / vq).ln()
@@ -129,7 +132,10 @@ fn two_dimensional_quadrature() {
     // and the closed form says +∞.
     assert_eq!(renyi_divergence(&q, &p, 1.6), Ok(f64::INFINITY));
     // (It grows like R² along the direction of the negative eigenvalue of Λα.)
-    let (a, b) = (quadrature_2d(qp, pp, 1.6, 8.0), quadrature_2d(qp, pp, 1.6, 16.0));
+    let (a, b) = (
+        quadrature_2d(qp, pp, 1.6, 8.0),
+        quadrature_2d(qp, pp, 1.6, 16.0),
+    );
     assert!(b > a + 5.0, "{a} then {b}");
 }
 
@@ -191,8 +197,11 @@ fn alpha_one_is_the_kl_and_its_limit() {
 /// `(1 − α) D_α(q ‖ p) = α D_{1−α}(p ‖ q)` for α ∈ (0, 1) (van Erven & Harremoës 2014, Prop. 2).
 #[test]
 fn skew_symmetry() {
-    let q = Mvn::new(&[1.0, 0.0, -1.0], &[1.0, 0.2, 0.1, 0.2, 0.8, -0.3, 0.1, -0.3, 1.3])
-        .expect("valid");
+    let q = Mvn::new(
+        &[1.0, 0.0, -1.0],
+        &[1.0, 0.2, 0.1, 0.2, 0.8, -0.3, 0.1, -0.3, 1.3],
+    )
+    .expect("valid");
     let p = Mvn::new(
         &[0.0, 0.5, 0.5],
         &[2.0, -0.4, 0.0, -0.4, 1.0, 0.2, 0.0, 0.2, 0.6],
@@ -201,7 +210,10 @@ fn skew_symmetry() {
     for alpha in [0.1, 0.3, 0.5, 0.77] {
         let a = (1.0 - alpha) * renyi_divergence(&q, &p, alpha).expect("valid");
         let b = alpha * renyi_divergence(&p, &q, 1.0 - alpha).expect("valid");
-        assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "α = {alpha}: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+            "α = {alpha}: {a} vs {b}"
+        );
     }
 }
 

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`ForwardKlExact`] | D(p ‖ q), closed form, Gaussian p | 0 at q = p |
 //! | [`ForwardKlSamples`] | −(1/n) Σ log q(xᵢ) over fixed samples of p | maximum likelihood |
-//! | [`ReverseKl`] | (1/n) Σ [log q(xᵢ) − log p(xᵢ)], xᵢ = μ + L εᵢ | any [`LogDensity`] target; `total` or `stl` gradient |
+//! | [`ReverseKl`] | (1/n) Σ [log q(xᵢ) − log p(xᵢ)], xᵢ = μ + L εᵢ | any [`kl_dist::LogDensity`] target; `total` or `stl` gradient |
 //! | [`ReverseKlExact`] | D(q ‖ p), closed form, Gaussian p | |
 //! | [`Renyi`] | −VR bound: −1/(1 − α) log (1/n) Σ exp((1 − α) rᵢ), rᵢ = log p̃(xᵢ) − log q(xᵢ) | any α; α → 1 is [`ReverseKl`]; [`Objective::ess`] |
 //! | [`RenyiExact`] | D_α(q ‖ p), closed form, Gaussian p | α → 1 is [`ReverseKlExact`] |
