@@ -22,13 +22,26 @@ pub enum Error {
         value: f64,
     },
     /// A scalar argument out of its domain (`what` names it, e.g. `"alpha"`).
-    InvalidArgument { what: &'static str, value: f64 },
+    InvalidArgument {
+        /// The argument.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+    },
     /// The closed-form Rényi divergence of order `alpha` is infinite at this θ:
     /// `α Σp + (1 − α) Σ` is not positive definite (Cholesky pivot `pivot`).
-    InfiniteDivergence { alpha: f64, pivot: usize },
+    InfiniteDivergence {
+        /// The order α.
+        alpha: f64,
+        /// The failing pivot of the Cholesky factorization of `α Σp + (1 − α) Σ`.
+        pivot: usize,
+    },
     /// No importance weight is positive and finite (the largest log weight is `max_log_weight`):
     /// the target's log density is −∞ or NaN at every draw.
-    DegenerateWeights { max_log_weight: f64 },
+    DegenerateWeights {
+        /// The largest log weight (−∞, or NaN if a log weight was NaN).
+        max_log_weight: f64,
+    },
 }
 
 impl fmt::Display for Error {
