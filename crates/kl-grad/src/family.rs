@@ -114,6 +114,9 @@ fn mean_field_to_full(theta: &[f64], d: usize, full: &mut [f64]) {
 /// full-rank θ and gradient buffer). Resampling, [`Objective::is_stochastic`] and
 /// [`Objective::ess`] are forwarded to the wrapped objective.
 ///
+/// The pull-back applies to whatever gradient the wrapped objective returns: wrapping
+/// [`crate::ReverseKl`] with the STL estimator gives the STL estimate in (μ, ω).
+///
 /// Errors are the wrapped objective's, except a θ of the wrong length or with a non-finite
 /// entry, which are reported with the mean-field index. If exp(ωᵢ) overflows, the wrapped
 /// objective reports the infinite σᵢ as [`Error::NonFiniteParameter`] at its full-rank index;

@@ -54,7 +54,12 @@ pub const EXACT_ALPHA_ONE_TOL: f64 = 1e-8;
 ///   computed as `−r̄ − ln_1p(mean(expm1(tᵢ))) / (1 − α)` with `tᵢ = (1 − α)(rᵢ − r̄)` when
 ///   max tᵢ ≤ 30, which has no cancellation as α → 1 and tends continuously to −r̄; otherwise
 ///   by the usual max-shifted log-sum-exp.
-/// - [`Objective::ess`] is `1 / Σ w̄ᵢ²` of the last evaluation (n when α = 1).
+/// - **Variance.** The weights `exp((1 − α) rᵢ)` have finite variance under q only if
+///   `∫ q^{2α−1} p^{2−2α}` is finite; for Gaussians, if `(2α − 1) Σ⁻¹ + (2 − 2α) Σp⁻¹` is
+///   positive definite. For α > 1 this fails when q is much wider than p (and for α < 1/2 when
+///   q is much narrower): the estimates are then heavy tailed even where D_α is finite.
+/// - [`Objective::ess`] is `1 / Σ w̄ᵢ²` of the last evaluation (n when α = 1); `None` after
+///   new draws until the next evaluation.
 ///
 /// ```
 /// use kl_dist::Mvn;

@@ -318,6 +318,41 @@ fn mean_field_optimum_matches_a_derivative_free_minimization() {
     );
 }
 
+/// The ESS is n at α = 1 (uniform weights) and at q = p for any α (every rᵢ is 0 up to
+/// rounding), and below n otherwise; it is reported after each evaluation.
+#[test]
+fn ess_of_the_weights() {
+    let p = target();
+    let c = p.cholesky().factor().to_vec();
+    let at_p = pack_theta(p.mean(), &c);
+    let away = pack_theta(&[0.3, -0.2], &[1.3, 0.0, 0.2, 1.1]);
+    let mut rng = Pcg64::seed_from_u64(9);
+    for alpha in [-1.0, 0.0, 0.5, 2.0, 5.0] {
+        let mut obj = Renyi::new(p.clone(), alpha, 400, &mut rng).expect("valid");
+        obj.value(&at_p).expect("valid");
+        let ess = obj.ess().expect("evaluated");
+        assert!(
+            (ess - 400.0).abs() < 1e-9,
+            "α = {alpha}: ESS {ess} at q = p"
+        );
+        assert!(
+            obj.value(&at_p).expect("valid").abs() < 1e-12,
+            "D_α(p ‖ p) = 0"
+        );
+        obj.value(&away).expect("valid");
+        let ess = obj.ess().expect("evaluated");
+        assert!(
+            ess < 399.0 && ess >= 1.0,
+            "α = {alpha}: ESS {ess} away from p"
+        );
+        obj.resample_with(&mut rng);
+        assert_eq!(obj.ess(), None, "new draws, no weights yet");
+    }
+    let mut one = Renyi::new(p, 1.0, 400, &mut rng).expect("valid");
+    one.value(&away).expect("valid");
+    assert_eq!(one.ess(), Some(400.0));
+}
+
 #[test]
 fn errors() {
     let p = target();
