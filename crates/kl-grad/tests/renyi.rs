@@ -342,7 +342,7 @@ fn ess_of_the_weights() {
         obj.value(&away).expect("valid");
         let ess = obj.ess().expect("evaluated");
         assert!(
-            ess < 399.0 && ess >= 1.0,
+            (1.0..399.0).contains(&ess),
             "α = {alpha}: ESS {ess} away from p"
         );
         obj.resample_with(&mut rng);
