@@ -49,6 +49,7 @@ pub mod linalg;
 mod mixture;
 mod mvn;
 mod par;
+mod renyi;
 
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
@@ -56,6 +57,7 @@ use rand_distr::StandardNormal;
 pub use error::Error;
 pub use mixture::Mixture;
 pub use mvn::Mvn;
+pub use renyi::renyi_divergence;
 
 /// A log density on ℝᵈ with its score: everything an objective needs of a target.
 ///

@@ -21,6 +21,27 @@ pub enum Error {
         coordinate: usize,
         value: f64,
     },
+    /// A scalar argument out of its domain (`what` names it, e.g. `"alpha"`).
+    InvalidArgument {
+        /// The argument.
+        what: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// The closed-form Rényi divergence of order `alpha` is infinite at this θ:
+    /// `α Σp + (1 − α) Σ` is not positive definite (Cholesky pivot `pivot`).
+    InfiniteDivergence {
+        /// The order α.
+        alpha: f64,
+        /// The failing pivot of the Cholesky factorization of `α Σp + (1 − α) Σ`.
+        pivot: usize,
+    },
+    /// No importance weight is positive and finite (the largest log weight is `max_log_weight`):
+    /// the target's log density is −∞ or NaN at every draw.
+    DegenerateWeights {
+        /// The largest log weight (−∞, or NaN if a log weight was NaN).
+        max_log_weight: f64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -46,6 +67,18 @@ impl fmt::Display for Error {
             } => {
                 write!(f, "sample {sample}, coordinate {coordinate} is {value}")
             }
+            Error::InvalidArgument { what, value } => {
+                write!(f, "{what} = {value} is out of its domain")
+            }
+            Error::InfiniteDivergence { alpha, pivot } => write!(
+                f,
+                "the Rényi divergence of order {alpha} is infinite here: α Σp + (1 − α) Σ is not \
+                 positive definite (Cholesky pivot {pivot})"
+            ),
+            Error::DegenerateWeights { max_log_weight } => write!(
+                f,
+                "no importance weight is positive and finite (largest log weight {max_log_weight})"
+            ),
         }
     }
 }

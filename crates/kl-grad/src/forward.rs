@@ -15,7 +15,7 @@ const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// The cross-entropy kernel shared by both forward objectives.
 #[derive(Debug, Clone)]
-struct CrossEntropy {
+pub(crate) struct CrossEntropy {
     /// Mean of p (or of the samples).
     m: Vec<f64>,
     /// Covariance of p (or the 1/n covariance of the samples), row-major.
@@ -27,7 +27,7 @@ struct CrossEntropy {
 }
 
 impl CrossEntropy {
-    fn new(m: Vec<f64>, cov: Vec<f64>) -> Self {
+    pub(crate) fn new(m: Vec<f64>, cov: Vec<f64>) -> Self {
         let d = m.len();
         CrossEntropy {
             m,
@@ -39,7 +39,14 @@ impl CrossEntropy {
         }
     }
 
-    fn eval(&mut self, theta: &[f64], grad: Option<&mut [f64]>) -> Result<f64, Error> {
+    /// Replaces the mean and covariance of p by `mean` (d) and `cov` (d × d, row-major), copied
+    /// into the kernel's buffers (no allocation).
+    pub(crate) fn set_moments(&mut self, mean: &[f64], cov: &[f64]) {
+        self.m.copy_from_slice(mean);
+        self.cov.copy_from_slice(cov);
+    }
+
+    pub(crate) fn eval(&mut self, theta: &[f64], grad: Option<&mut [f64]>) -> Result<f64, Error> {
         self.model.load(theta)?;
         let d = self.model.d;
         let (mu, l) = theta.split_at(d);

@@ -9,8 +9,19 @@
 //! |---|---|---|
 //! | [`ForwardKlExact`] | D(p ‖ q), closed form, Gaussian p | 0 at q = p |
 //! | [`ForwardKlSamples`] | −(1/n) Σ log q(xᵢ) over fixed samples of p | maximum likelihood |
-//! | [`ReverseKl`] | (1/n) Σ [log q(xᵢ) − log p(xᵢ)], xᵢ = μ + L εᵢ | any [`LogDensity`] target; `total` or `stl` gradient |
+//! | [`ReverseKl`] | (1/n) Σ [log q(xᵢ) − log p(xᵢ)], xᵢ = μ + L εᵢ | any [`kl_dist::LogDensity`] target; `total` or `stl` gradient |
 //! | [`ReverseKlExact`] | D(q ‖ p), closed form, Gaussian p | |
+//! | [`Renyi`] | −VR bound: −1/(1 − α) log (1/n) Σ exp((1 − α) rᵢ), rᵢ = log p̃(xᵢ) − log q(xᵢ) | any α; α → 1 is [`ReverseKl`]; [`Objective::ess`] |
+//! | [`RenyiExact`] | D_α(q ‖ p), closed form, Gaussian p | α → 1 is [`ReverseKlExact`] |
+//! | [`ForwardKlIs`] | −Σ w̄ᵢ log q(xᵢ), xᵢ ~ q frozen, w̄ᵢ ∝ p̃/q | forward KL without samples of p; [`Objective::ess`] |
+//!
+//! Each of them is written for the full-rank family; [`MeanField`] turns any of them into an
+//! objective over the mean-field parameters θ = (μ, ω), σᵢ = exp(ωᵢ) ([`Family`] says which
+//! layout a θ has and gives its mean and covariance).
+//!
+//! The crate re-exports [`rand`] and [`rand_pcg`] (and [`kl_dist`]), so a program that builds
+//! targets, objectives and seeded generators needs only `kl-dist`, `kl-grad` and `kl-opt` as
+//! dependencies: `use kl_grad::rand::SeedableRng; let rng = kl_grad::rand_pcg::Pcg64::seed_from_u64(1);`.
 //!
 //! # Invariants
 //! - An objective is built once (its target fixed, its buffers allocated); evaluating it then
@@ -42,16 +53,58 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! A mean-field Rényi fit to a mixture, with the generator taken from the re-exports (no
+//! `rand` or `rand_pcg` in the user's dependencies):
+//!
+//! ```
+//! use kl_grad::kl_dist::{Mixture, Mvn};
+//! use kl_grad::rand::SeedableRng;
+//! use kl_grad::{Family, MeanField, Objective, Renyi};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let a = Mvn::new(&[-2.0, 0.0], &[0.5, 0.0, 0.0, 0.5])?;
+//! let b = Mvn::new(&[2.0, 0.0], &[0.5, 0.0, 0.0, 0.5])?;
+//! let p = Mixture::new(&[0.5, 0.5], vec![a, b])?;
+//! let mut rng = kl_grad::rand_pcg::Pcg64::seed_from_u64(1);
+//! let mut objective = MeanField::new(Renyi::new(p, 0.0, 200, &mut rng)?);
+//! let mut theta = vec![0.0; Family::MeanField.n_params(2)];
+//! let mut grad = vec![0.0; theta.len()];
+//! for _ in 0..300 {
+//!     objective.resample(&mut rng);
+//!     objective.value_and_grad(&theta, &mut grad)?;
+//!     theta.iter_mut().zip(&grad).for_each(|(t, g)| *t -= 0.05 * g);
+//! }
+//! // α = 0 covers both modes: q spreads along the axis that separates them.
+//! let cov = Family::MeanField.covariance(&theta, 2)?;
+//! assert!(cov[0] > 2.0 && cov[3] < 1.0);
+//! assert!(objective.ess().ok_or("weights")? > 1.0);
+//! # Ok(())
+//! # }
+//! ```
 
 mod error;
+mod family;
 mod forward;
+mod forward_is;
 mod model;
+mod renyi;
 mod reverse;
 mod ziggurat;
 
 pub use error::Error;
+pub use family::{Family, MeanField};
 pub use forward::{ForwardKlExact, ForwardKlSamples};
+pub use forward_is::ForwardKlIs;
+pub use renyi::{ALPHA_ONE_TOL, EXACT_ALPHA_ONE_TOL, Renyi, RenyiExact};
 pub use reverse::{Estimator, ReverseKl, ReverseKlExact};
+
+/// The `kl-dist` crate (targets: [`kl_dist::Mvn`], [`kl_dist::Mixture`], [`kl_dist::LogDensity`]).
+pub use kl_dist;
+/// The `rand` crate this one is built against (its `Rng` is what [`Objective::resample`] takes).
+pub use rand;
+/// The `rand_pcg` crate: `Pcg64`, the seeded generator every experiment of the workspace uses.
+pub use rand_pcg;
 
 /// A differentiable objective of the model parameters θ = (μ, L).
 pub trait Objective {
@@ -79,6 +132,13 @@ pub trait Objective {
     /// Whether [`Objective::resample`] changes anything.
     fn is_stochastic(&self) -> bool {
         false
+    }
+
+    /// The effective sample size `1 / Σ w̄ᵢ²` of the last evaluation's self-normalized
+    /// importance weights, for objectives that have them ([`Renyi`], [`ForwardKlIs`]); `None`
+    /// for the others (and before the first evaluation).
+    fn ess(&self) -> Option<f64> {
+        None
     }
 }
 

@@ -158,6 +158,15 @@ pub fn theta(d: usize) -> impl Strategy<Value = Vec<f64>> {
         })
 }
 
+/// Mean-field parameters θ = (μ, ω), σᵢ = exp(ωᵢ): μ in [-2, 2]ᵈ, ω in [-0.5, 0.5]ᵈ (σ in
+/// [0.6, 1.65], the range of [`theta`]'s singular values).
+pub fn theta_mean_field(d: usize) -> impl Strategy<Value = Vec<f64>> {
+    (vector(d, 2.0), vector(d, 0.5)).prop_map(|(mut mu, omega)| {
+        mu.extend(omega);
+        mu
+    })
+}
+
 /// Builds an exactly symmetric SPD matrix from a seed-free formula (for fixed, non-proptest cases):
 /// `B Bᵀ + 0.5 I` with `B[i][j] = sin(1 + 3i + 7j + salt)`.
 pub fn fixed_spd(d: usize, salt: f64) -> Vec<f64> {
