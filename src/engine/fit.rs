@@ -112,7 +112,7 @@ pub(crate) fn fit(
             let v = objective
                 .value_and_grad(theta, grad)
                 .map_err(StepError::Objective)?;
-            ess.push(None); // MERGE: objective.ess()
+            ess.push(objective.ess());
             Ok(v)
         },
         |r, _| {

@@ -238,7 +238,7 @@ pub fn draw_samples(exp: &Experiment, target: Option<&AnyDensity>, rng: &mut Pcg
     }
 }
 
-/// The objective of the experiment, its draws from `rng`.
+/// The objective of the experiment, its draws from `rng`, for the experiment's family.
 pub fn build_objective(
     exp: &Experiment,
     target: Option<&AnyDensity>,
@@ -246,26 +246,43 @@ pub fn build_objective(
     rng: &mut dyn Rng,
 ) -> Result<Box<dyn Objective>, FitError> {
     let d = exp.target.dim();
+    let n = exp.objective.n_samples;
+    // The validated experiment guarantees the target each objective needs.
     let gaussian = || match target {
-        Some(AnyDensity::Mvn(m)) => Ok(m.clone()),
-        _ => Err(FitError::Objective(kl_grad::Error::NoSamples)),
+        Some(AnyDensity::Mvn(m)) => m.clone(),
+        _ => unreachable!("config admits closed-form objectives for Gaussian targets only"),
     };
-    let density = || target.cloned().ok_or(FitError::Objective(kl_grad::Error::NoSamples));
-    let objective: Box<dyn Objective> = match exp.objective.kind {
-        ObjectiveKind::ForwardKlExact => Box::new(ForwardKlExact::new(gaussian()?)),
-        ObjectiveKind::ReverseKlExact => Box::new(ReverseKlExact::new(gaussian()?)),
+    let density = || {
+        target
+            .cloned()
+            .expect("config admits density objectives for density targets only")
+    };
+    let family = exp.family;
+    fn boxed<O: Objective + 'static>(o: O, family: Family) -> Box<dyn Objective> {
+        match family {
+            Family::FullRank => Box::new(o),
+            Family::MeanField => Box::new(kl_grad::MeanField::new(o)),
+        }
+    }
+    let e = FitError::Objective;
+    Ok(match exp.objective.kind {
+        ObjectiveKind::ForwardKlExact => boxed(ForwardKlExact::new(gaussian()), family),
+        ObjectiveKind::ReverseKlExact => boxed(ReverseKlExact::new(gaussian()), family),
         ObjectiveKind::ForwardKlSamples => {
-            Box::new(ForwardKlSamples::new(samples, d).map_err(FitError::Objective)?)
+            boxed(ForwardKlSamples::new(samples, d).map_err(e)?, family)
         }
-        ObjectiveKind::ReverseKl(estimator) => Box::new(
-            ReverseKl::new(density()?, exp.objective.n_samples, estimator, rng)
-                .map_err(FitError::Objective)?,
+        ObjectiveKind::ReverseKl(estimator) => boxed(
+            ReverseKl::new(density(), n, estimator, rng).map_err(e)?,
+            family,
         ),
-        ObjectiveKind::ForwardKlIs | ObjectiveKind::Renyi { .. } => {
-            return Err(FitError::Objective(kl_grad::Error::NoSamples));
+        ObjectiveKind::ForwardKlIs => {
+            boxed(kl_grad::ForwardKlIs::new(density(), n, rng).map_err(e)?, family)
         }
-    };
-    Ok(objective)
+        ObjectiveKind::Renyi { alpha } => boxed(
+            kl_grad::Renyi::new(density(), alpha, n, rng).map_err(e)?,
+            family,
+        ),
+    })
 }
 
 /// The size of the problem: the largest of 1, the initial parameters, and the target's reach
@@ -348,8 +365,17 @@ fn build_trace(
             Family::FullRank => rest.chunks(d).map(<[f64]>::to_vec).collect(),
             Family::MeanField => vec![rest.to_vec()],
         };
+        let renyi = match (exp.objective.kind, target) {
+            (ObjectiveKind::Renyi { alpha }, Some(AnyDensity::Mvn(p))) => {
+                Some(kl_dist::renyi_divergence(&q, p, alpha).map_err(|source| {
+                    FitError::Model { iteration, source }
+                })?)
+            }
+            _ => None,
+        };
         iterations.push(Iteration {
             iteration,
+            renyi,
             mean: mean.to_vec(),
             raw,
             covariance: q.covariance().chunks(d).map(<[f64]>::to_vec).collect(),

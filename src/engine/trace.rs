@@ -31,6 +31,11 @@ pub struct Iteration {
     pub kl_forward: Option<f64>,
     /// D(q ‖ p) at this state; `null` where it is not computable. Clamped like `kl_forward`.
     pub kl_reverse: Option<f64>,
+    /// The Rényi divergence D_α(q ‖ p) of a `renyi` fit in closed form, for a Gaussian target
+    /// (`+inf`/`-inf` serialize as `null`: D_α is infinite where α Σq⁻¹ + (1 − α) Σp⁻¹ is not
+    /// positive definite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renyi: Option<f64>,
 }
 
 /// One candidate of the `learning_rate = "auto"` search.
