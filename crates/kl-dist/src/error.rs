@@ -55,6 +55,30 @@ pub enum Error {
         min: f64,
         max: f64,
     },
+    /// A scalar parameter outside its domain: `what` is the argument (e.g. `"width"`), `value`
+    /// what was given and `requirement` the condition it failed (e.g. `"> 0 and finite"`).
+    BadParameter {
+        what: &'static str,
+        value: f64,
+        requirement: &'static str,
+    },
+    /// A dimension below the minimum the density is defined for (e.g. a funnel needs d ≥ 2).
+    DimensionTooSmall {
+        what: &'static str,
+        min: usize,
+        got: usize,
+    },
+    /// A label that is not exactly 0 or 1, at `row` of the data.
+    BadLabel { row: usize, value: f64 },
+    /// Feature column `index` is constant, so it cannot be standardized.
+    ConstantFeature { index: usize },
+    /// An iterative solve (`what`) did not converge within `iterations` steps.
+    NoConvergence {
+        what: &'static str,
+        iterations: usize,
+    },
+    /// The density `what` has no exact sampler.
+    NoSampler { what: &'static str },
 }
 
 impl fmt::Display for Error {
@@ -119,6 +143,28 @@ impl fmt::Display for Error {
                     "grid extent on {axis} is [{min}, {max}]: need finite min < max"
                 )
             }
+            Error::BadParameter {
+                what,
+                value,
+                requirement,
+            } => write!(f, "{what} is {value}: it must be {requirement}"),
+            Error::DimensionTooSmall { what, min, got } => {
+                write!(f, "{what} has dimension {got}, it needs at least {min}")
+            }
+            Error::BadLabel { row, value } => {
+                write!(
+                    f,
+                    "label of row {row} is {value}: labels must be exactly 0 or 1"
+                )
+            }
+            Error::ConstantFeature { index } => write!(
+                f,
+                "feature column {index} is constant: it cannot be standardized"
+            ),
+            Error::NoConvergence { what, iterations } => {
+                write!(f, "{what} did not converge in {iterations} iterations")
+            }
+            Error::NoSampler { what } => write!(f, "{what} has no exact sampler"),
         }
     }
 }
