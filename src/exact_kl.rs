@@ -57,13 +57,27 @@ pub struct ExactKl {
 
 impl ExactKl {
     /// Prepares the evaluator; `seed` feeds the Monte Carlo draws of d > 2 mixtures.
+    ///
+    /// # Panics
+    /// If the target is not a normal or a mixture: the zoo targets of `kl-dist` (banana, funnel,
+    /// …) have no exact KL here yet, and [`crate::run`] builds only normals and mixtures.
     pub fn new(target: AnyDensity, seed: u64) -> Self {
         let d = target.dim();
-        let (p_mean, p_cov) = (target.mean(), target.covariance());
+        assert!(
+            matches!(target, AnyDensity::Mvn(_) | AnyDensity::Mixture(_)),
+            "ExactKl needs a normal or a mixture target, got {}",
+            target.name()
+        );
+        let (p_mean, p_cov) = (
+            target.mean().expect("normals and mixtures have a mean"),
+            target
+                .covariance()
+                .expect("normals and mixtures have a covariance"),
+        );
         let (method, mc_base) = match (&target, d) {
             (AnyDensity::Mvn(_), _) => (KlMethod::ClosedForm, Vec::new()),
             (AnyDensity::Mixture(_), 2) => (KlMethod::Quadrature, Vec::new()),
-            (AnyDensity::Mixture(_), _) => {
+            (_, _) => {
                 let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ 0x6b6c_5f71_7561_6472);
                 let base = (0..MC_SAMPLES * d)
                     .map(|_| StandardNormal.sample(&mut rng))
@@ -92,6 +106,10 @@ impl ExactKl {
                 .zip(m.components())
                 .map(|(w, c)| w * kl.expect_log_p(c.mean(), c.cholesky()))
                 .sum(),
+            other => unreachable!(
+                "checked above: {} is not a normal or a mixture",
+                other.name()
+            ),
         };
         kl
     }
@@ -151,7 +169,7 @@ impl ExactKl {
                         .components()
                         .iter()
                         .all(|c| quadrature_steps(c.cholesky(), self.min_sd()) < MAX_NODES as f64),
-                    AnyDensity::Mvn(_) => true,
+                    _ => true,
                 };
                 p_ok && quadrature_steps(q.cholesky(), self.min_sd()) < MAX_NODES as f64
             }
@@ -167,6 +185,7 @@ impl ExactKl {
                 .iter()
                 .map(|c| min_eigen_2x2(c.covariance()).sqrt())
                 .fold(f64::INFINITY, f64::min),
+            other => other.covariance().map_or(1.0, |c| min_eigen_2x2(&c).sqrt()),
         }
     }
 

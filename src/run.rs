@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kl_dist::{AnyDensity, LogDensity, Mvn, Sample};
+use kl_dist::{AnyDensity, LogDensity, Mvn};
 use kl_grad::{Estimator, ForwardKlExact, ForwardKlSamples, Objective, ReverseKl, ReverseKlExact};
 use kl_opt::{Adam, Optimizer, Sgd};
 use rand::SeedableRng;
@@ -100,7 +100,8 @@ pub fn run(exp: &Experiment) -> Result<Run, Error> {
         (TargetSpec::Samples { data, .. }, _) => data.clone(),
         (_, Some(p)) => {
             let mut s = vec![0.0; exp.objective.n_samples * d];
-            p.sample(&mut rng, &mut s);
+            p.try_sample(&mut rng, &mut s)
+                .map_err(|e| fit_err(format!("the target's samples: {e}")))?;
             s
         }
         (_, None) => unreachable!("only a samples target has no density"),
@@ -271,9 +272,10 @@ fn problem_scale(spec: &TargetSpec, target: Option<&AnyDensity>, theta0: &[f64])
         (TargetSpec::Samples { data, .. }, _) => abs_max(data),
         (_, Some(p)) => {
             let d = p.dim();
-            let cov = p.covariance();
-            let var = (0..d).map(|i| cov[i * d + i]).fold(0.0_f64, f64::max);
-            abs_max(&p.mean()) + var.sqrt()
+            let var = p.covariance().map_or(0.0, |cov| {
+                (0..d).map(|i| cov[i * d + i]).fold(0.0_f64, f64::max)
+            });
+            p.mean().map_or(0.0, |m| abs_max(&m)) + var.sqrt()
         }
         (_, None) => 0.0,
     };
