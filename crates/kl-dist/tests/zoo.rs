@@ -177,8 +177,8 @@ fn funnel_conditionals_are_normal() {
     let sigma = 1.5;
     let p = Funnel::new(2, sigma).expect("valid");
     let marginal = Normal::new(0.0, sigma).expect("valid");
-    for x0 in [-3.0, -1.0, 0.0, 0.7, 2.5] {
-        let sd = (0.5 * x0 as f64).exp();
+    for x0 in [-3.0f64, -1.0, 0.0, 0.7, 2.5] {
+        let sd = (0.5 * x0).exp();
         let h = sd / 50.0;
         let n: i64 = 2000; // ±20 sd
         let s: f64 = (-n..=n)
