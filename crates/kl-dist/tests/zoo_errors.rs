@@ -197,3 +197,24 @@ fn extreme_but_valid_parameters_build_and_evaluate() {
     let f = Funnel::new(100, 10.0).expect("valid");
     assert!(f.log_prob(&vec![0.0; 100]).is_finite());
 }
+
+#[test]
+fn targets_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Banana>();
+    check::<Funnel>();
+    check::<StudentT>();
+    check::<Ring>();
+    check::<kl_dist::LogisticRegression>();
+    check::<kl_dist::AnyDensity>();
+}
+
+#[test]
+fn funnel_score_is_finite_deep_in_the_neck() {
+    // x₀ = −800: e^{−x₀} overflows; the coordinates at 0 keep a zero score.
+    let f = Funnel::new(3, 1.0).expect("valid");
+    let mut g = [0.0; 3];
+    f.grad_log_prob(&[-800.0, 0.0, 0.0], &mut g);
+    assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+    assert_eq!(g[1..], [0.0, 0.0]);
+}

@@ -116,7 +116,8 @@ impl LogDensity for Funnel {
         let quad = if ss == 0.0 { 0.0 } else { prec * ss };
         grad[0] = -x[0] / (self.sigma * self.sigma) - 0.5 * n + 0.5 * quad;
         for (g, xi) in grad[1..].iter_mut().zip(&x[1..]) {
-            *g = -prec * xi;
+            // e^{−x₀} overflows for x₀ < −709; the score of xᵢ = 0 is still exactly 0 (not ∞ · 0).
+            *g = if *xi == 0.0 { 0.0 } else { -prec * xi };
         }
         lp
     }
