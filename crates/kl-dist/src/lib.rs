@@ -10,6 +10,19 @@
 //! [`kl_divergence`] between normals, the notebook's [`random_mvn`], and [`density_grid`] (the
 //! notebook's `prob_map`).
 //!
+//! # Targets
+//!
+//! | type | density | normalized | exact sampler | exact moments |
+//! |---|---|---|---|---|
+//! | [`Mvn`] | N(μ, Σ) | yes | yes | yes |
+//! | [`Mixture`] | Σₖ wₖ N(μₖ, Σₖ) | yes | yes | yes |
+//! | [`Banana`] | N(x₁; 0, a²) · N(x₂; b (x₁² − a²), 1) | yes | yes | yes |
+//! | [`Funnel`] | x₀ ~ N(0, σ²), xᵢ ~ N(0, e^{x₀}) | yes | yes | yes |
+//! | [`StudentT`] | t_ν(μ, Σ) | yes | yes | mean for ν > 1, covariance for ν > 2 |
+//! | [`Ring`] | ∝ exp(−(‖x‖ − r)² / 2w²) | yes (normalizer by quadrature) | yes (rejection) | yes (E ρ² by quadrature) |
+//! | [`LogisticRegression`] | Bayesian logistic regression posterior | no | no | no ([`LogisticRegression::laplace`]) |
+//! | [`FnDensity`] ([`from_fn`]) | any closure | up to the closure | no | no |
+//!
 //! # Invariants
 //! - Parameters are checked once, in the constructors, which return a typed [`Error`] naming the
 //!   argument and the position (entry, pivot, component). After that, evaluating and sampling
