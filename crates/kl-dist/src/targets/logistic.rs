@@ -44,8 +44,8 @@ impl Default for LogisticOptions {
 ///
 /// Score: `∇ log p̃ = Xᵀ (y − σ(η)) − β / s²`.
 ///
-/// The batch methods work on blocks of 16 points: one pass over the rows computes η = X Bᵀ for
-/// the block and accumulates the score Xᵀ (y − σ(η)) (the two matrix products fused row by row,
+/// The batch methods work on blocks of 16 points (a last partial block point by point): one pass
+/// over the rows computes η = X Bᵀ for the block and accumulates the score Xᵀ (y − σ(η)) (the two matrix products fused row by row,
 /// vectorized across the 16 lanes, threaded over blocks for large batches, the instruction set
 /// chosen at run time). They allocate nothing per point: a scratch of 2 · dim · 16 values, on the
 /// stack for dim ≤ 16, else one heap buffer per call and thread. Their results equal the
@@ -415,66 +415,81 @@ impl BatchKernels for LogisticRegression {
 }
 
 impl LogisticRegression {
-    /// The batch body: for each block of up to [`CHUNK`] points, one pass over the rows computes
-    /// ηᵢ for all lanes (`Bᵀ` is `p × m`), adds `yᵢ ηᵢ − softplus(ηᵢ)` and, for the gradient,
+    /// The batch body: for each full block of [`CHUNK`] points, one pass over the rows computes
+    /// ηᵢ for all lanes (`Bᵀ` is `p × CHUNK`), adds `yᵢ ηᵢ − softplus(ηᵢ)` and, for the gradient,
     /// accumulates `Gᵀ += xᵢ (yᵢ − σ(ηᵢ))ᵀ` — the products X Bᵀ and Xᵀ R fused row by row, so no
-    /// n × m buffer. Every lane performs the same operations in the same order as
-    /// [`LogDensity::log_prob`] / [`LogDensity::grad_log_prob`] on that point, so the results
-    /// are identical. Scratch `2 p · CHUNK` values: on the stack for p ≤ 16, else one heap buffer
-    /// per call.
+    /// n × m buffer; the last, partial block (< 16 points) goes through the per-point methods.
+    /// Every lane performs the same operations in the same order as [`LogDensity::log_prob`] /
+    /// [`LogDensity::grad_log_prob`] on that point, so the results are identical. Scratch
+    /// `2 p · CHUNK` values: on the stack for p ≤ 16, else one heap buffer per call.
     #[inline(always)]
     fn batch_kernel(&self, points: &[f64], out: &mut [f64], mut grad: Option<&mut [f64]>) {
+        const M: usize = CHUNK;
         let p = self.p;
         let prec = 1.0 / (self.prior_scale * self.prior_scale);
+        let full = out.len() / M * M;
         let mut scratch = Scratch::new();
-        let buf = scratch.get(2 * p * CHUNK);
-        let (bt_all, gt_all) = buf.split_at_mut(p * CHUNK);
-        for (c, (pts, o)) in points
-            .chunks(p * CHUNK)
-            .zip(out.chunks_mut(CHUNK))
+        let buf = if full > 0 {
+            scratch.get(2 * p * M)
+        } else {
+            &mut []
+        };
+        let (bt, gt) = buf.split_at_mut(buf.len() / 2);
+        for (c, (pts, o)) in points[..full * p]
+            .chunks_exact(p * M)
+            .zip(out[..full].chunks_exact_mut(M))
             .enumerate()
         {
-            let m = o.len();
-            let bt = &mut bt_all[..p * m];
-            let gt = &mut gt_all[..p * m];
             for (s, b) in pts.chunks_exact(p).enumerate() {
                 for (i, v) in b.iter().enumerate() {
-                    bt[i * m + s] = *v;
-                    gt[i * m + s] = -prec * v;
+                    bt[i * M + s] = *v;
+                    gt[i * M + s] = -prec * v;
                 }
             }
-            o.fill(0.0);
-            let mut eta_buf = [0.0; CHUNK];
-            let eta = &mut eta_buf[..m];
+            let mut acc = [0.0; M];
             for (xr, &y) in self.x.chunks_exact(p).zip(&self.y) {
-                eta.fill(0.0);
-                for (xj, btj) in xr.iter().zip(bt.chunks_exact(m)) {
+                let mut eta = [0.0; M];
+                for (xj, btj) in xr.iter().zip(bt.chunks_exact(M)) {
                     for (e, b) in eta.iter_mut().zip(btj) {
                         *e += xj * b;
                     }
                 }
-                for (os, e) in o.iter_mut().zip(eta.iter_mut()) {
+                for (a, e) in acc.iter_mut().zip(eta.iter_mut()) {
                     let (sp, sig) = softplus_sigmoid(*e);
-                    *os += y * *e - sp;
+                    *a += y * *e - sp;
                     *e = y - sig;
                 }
                 if grad.is_some() {
-                    for (xj, gtj) in xr.iter().zip(gt.chunks_exact_mut(m)) {
+                    for (xj, gtj) in xr.iter().zip(gt.chunks_exact_mut(M)) {
                         for (g, r) in gtj.iter_mut().zip(eta.iter()) {
                             *g += r * xj;
                         }
                     }
                 }
             }
-            for (os, b) in o.iter_mut().zip(pts.chunks_exact(p)) {
-                *os += self.log_prior(b);
+            for ((os, a), b) in o.iter_mut().zip(acc).zip(pts.chunks_exact(p)) {
+                *os = a + self.log_prior(b);
             }
             if let Some(g) = grad.as_deref_mut() {
-                let g = &mut g[c * p * CHUNK..c * p * CHUNK + p * m];
-                for s in 0..m {
+                let g = &mut g[c * p * M..(c + 1) * p * M];
+                for s in 0..M {
                     for i in 0..p {
-                        g[s * p + i] = gt[i * m + s];
+                        g[s * p + i] = gt[i * M + s];
                     }
+                }
+            }
+        }
+        // The partial block, point by point.
+        let tail = points[full * p..].chunks_exact(p).zip(&mut out[full..]);
+        match grad {
+            Some(g) => {
+                for ((b, o), gk) in tail.zip(g[full * p..].chunks_exact_mut(p)) {
+                    *o = self.grad_log_prob(b, gk);
+                }
+            }
+            None => {
+                for (b, o) in tail {
+                    *o = self.log_prob(b);
                 }
             }
         }
