@@ -127,7 +127,10 @@ impl fmt::Display for FitError {
             FitError::Objective(_) => write!(f, "the objective cannot be built"),
             FitError::Optimizer(_) => write!(f, "the optimizer cannot be built"),
             FitError::Step { iteration, .. } => {
-                write!(f, "iteration {iteration}: the objective cannot be evaluated")
+                write!(
+                    f,
+                    "iteration {iteration}: the objective cannot be evaluated"
+                )
             }
             FitError::NonFinite {
                 iteration,

@@ -13,8 +13,8 @@ use kl_render::{
     Rgba, encode_png, notebook_levels, render,
 };
 
-use crate::error::Error;
 use crate::engine::Run;
+use crate::error::Error;
 
 /// Samples drawn as dots (the notebook's `samples[:200]`).
 pub const N_DOTS: usize = 200;

@@ -20,8 +20,8 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
 
-use crate::error::Error;
 use crate::engine::exact_kl::ExactKl;
+use crate::error::Error;
 use crate::figures::{
     Output, Style, contour_layer, grid_values, line_plot_spec, new_figure, png, tab10,
 };

@@ -188,7 +188,10 @@ fn fit(file: &std::path::Path, out: &std::path::Path, style: Style) -> Result<()
     );
     if let Some(c) = &run.trace.convergence {
         match c.converged_at {
-            Some(k) => line.push_str(&format!(" (converged at {k}, tol_rel_obj {})", c.tol_rel_obj)),
+            Some(k) => line.push_str(&format!(
+                " (converged at {k}, tol_rel_obj {})",
+                c.tol_rel_obj
+            )),
             None => line.push_str(" (did not converge: reached n_iters)"),
         }
     }
@@ -206,7 +209,9 @@ fn fit(file: &std::path::Path, out: &std::path::Path, style: Style) -> Result<()
     }
     eprintln!(
         "{line}; wrote {} and {} figures in {:.3} s",
-        written.first().map_or_else(String::new, |p| p.display().to_string()),
+        written
+            .first()
+            .map_or_else(String::new, |p| p.display().to_string()),
         written.len().saturating_sub(1),
         start.elapsed().as_secs_f64()
     );

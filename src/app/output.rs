@@ -50,10 +50,7 @@ fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -
 ///
 /// # Errors
 /// [`Error::Usage`] naming the first name that does not fit.
-pub fn check_names<'a>(
-    dest: &Path,
-    names: impl IntoIterator<Item = &'a str>,
-) -> Result<(), Error> {
+pub fn check_names<'a>(dest: &Path, names: impl IntoIterator<Item = &'a str>) -> Result<(), Error> {
     if dest.as_os_str().is_empty() {
         return Err(Error::Usage {
             message: "the output folder is empty (\"\"): give a folder name".into(),
@@ -73,7 +70,10 @@ pub fn check_names<'a>(
     }
     for name in names {
         let plain = Path::new(name).components().count() == 1
-            && matches!(Path::new(name).components().next(), Some(Component::Normal(_)));
+            && matches!(
+                Path::new(name).components().next(),
+                Some(Component::Normal(_))
+            );
         if !plain {
             return Err(Error::Usage {
                 message: format!("\"{}\" is not a plain file name", crate::error::quote(name)),
@@ -294,6 +294,11 @@ pub fn write_generated(dest: &Path, files: &[OutputFile]) -> Result<Vec<PathBuf>
 /// The files a folder's [`MANIFEST`] lists (empty when there is none).
 pub fn read_manifest(dir: &Path) -> Vec<String> {
     fs::read_to_string(dir.join(MANIFEST))
-        .map(|t| t.lines().filter(|l| !l.is_empty()).map(String::from).collect())
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -51,7 +51,10 @@ pub fn parse_table(text: &str, path: &Path) -> Result<Table, Error> {
         if count > MAX_DIM.max(1) + 1 {
             return Err(err(
                 Some(n),
-                format!("{count} columns: more than the limit of {} (the largest dimension, plus a label)", MAX_DIM + 1),
+                format!(
+                    "{count} columns: more than the limit of {} (the largest dimension, plus a label)",
+                    MAX_DIM + 1
+                ),
             ));
         }
         if n_cols.is_none()

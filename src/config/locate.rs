@@ -45,7 +45,6 @@ impl Ctx<'_> {
     }
 }
 
-
 /// The sections every experiment file needs.
 pub(super) const SECTIONS: [&str; 4] = ["target", "init", "objective", "optimizer"];
 
@@ -183,4 +182,3 @@ fn join_key(prefix: &str, key: &str) -> String {
         format!("{prefix}.{key}")
     }
 }
-

@@ -303,11 +303,9 @@ fn target(cx: &Ctx, t: &Spanned<RawTarget>, files: &dyn Files) -> Result<TargetS
             None => Ok(None),
             Some(s) => match s.get_ref() {
                 RawScale::Num(n) if n.0 > 0.0 && n.0.is_finite() => Ok(Some(n.0)),
-                RawScale::Num(n) => Err(cx.at(
-                    s,
-                    key,
-                    format!("must be a finite number > 0, got {}", n.0),
-                )),
+                RawScale::Num(n) => {
+                    Err(cx.at(s, key, format!("must be a finite number > 0, got {}", n.0)))
+                }
                 RawScale::Mat(_) => Err(cx.at(s, key, "must be a number here")),
             },
         }
@@ -371,7 +369,12 @@ fn target(cx: &Ctx, t: &Spanned<RawTarget>, files: &dyn Files) -> Result<TargetS
                 .map_err(|e| cx.at(weights, "target.weights", e.to_string()))
         }
         "random-mvn" => {
-            let d = dim(cx, need(cx, &t.dim, &t.kind, "target", "dim")?, "target.dim", 1)?;
+            let d = dim(
+                cx,
+                need(cx, &t.dim, &t.kind, "target", "dim")?,
+                "target.dim",
+                1,
+            )?;
             let shift = match &t.shift {
                 Some(s) => finite(cx, s, "target.shift")?,
                 None => 0.0,
@@ -536,7 +539,12 @@ fn logistic(cx: &Ctx, t: &RawTarget, files: &dyn Files) -> Result<LogisticSpec, 
             });
         }
         y.push(v);
-        x.extend(row.iter().enumerate().filter(|(j, _)| *j != li).map(|(_, v)| *v));
+        x.extend(
+            row.iter()
+                .enumerate()
+                .filter(|(j, _)| *j != li)
+                .map(|(_, v)| *v),
+        );
     }
     let features: Vec<String> = columns
         .into_iter()
@@ -627,11 +635,7 @@ fn init(
         ));
     }
     let Some(mean) = &i.mean else {
-        return Err(cx.at(
-            init,
-            "init",
-            format!("needs {needed}, or `random = true`"),
-        ));
+        return Err(cx.at(init, "init", format!("needs {needed}, or `random = true`")));
     };
     let m = finite_vec(cx, mean, "init.mean")?;
     if m.len() != dim {
@@ -751,11 +755,7 @@ fn objective(
             v
         }
         (None, "renyi") => {
-            return Err(cx.at(
-                &r.kind,
-                "objective.alpha",
-                "kind = \"renyi\" needs `alpha`",
-            ));
+            return Err(cx.at(&r.kind, "objective.alpha", "kind = \"renyi\" needs `alpha`"));
         }
         (Some(a), kind) => {
             return Err(cx.at(

@@ -8,7 +8,12 @@
 //!   error decays exponentially for smooth integrands; the step resolves p's narrowest component
 //!   as seen through C's widest direction (`h ≤ σ_min(p) / (4 σ_max(q))`).
 //! - Mixture in d > 2: the same identities with seeded Monte Carlo for the `E[log p]` terms.
-//! - Samples target: no density, no KL.
+//! - The zoo's normalized targets (banana, funnel, Student t, ring): the same identities, with
+//!   `E_p[log p]` estimated once from [`ZOO_P_SAMPLES`] exact draws of p and `E_q[log p]` from
+//!   [`ZOO_Q_SAMPLES`] fixed standard-normal draws pushed through q (common random numbers, so the
+//!   values along a fit are smooth in θ); `D(p‖q)` needs p's covariance and is absent (`null`)
+//!   where it is infinite (a Student t with ν ≤ 2).
+//! - Samples target, logistic regression (unnormalized: log Z is unknown): no KL.
 
 use kl_dist::{AnyDensity, LogDensity, Mvn, linalg::Cholesky};
 use rand::SeedableRng;
@@ -18,13 +23,23 @@ const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 const RADIUS: f64 = 9.0;
 const MAX_NODES: usize = 1201;
 const MC_SAMPLES: usize = 100_000;
+/// Exact draws of a zoo target for its `E_p[log p]`.
+pub const ZOO_P_SAMPLES: usize = 100_000;
+/// Standard-normal base draws for `E_q[log p]` of a zoo target.
+pub const ZOO_Q_SAMPLES: usize = 20_000;
 
 /// How the trace's KL values are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KlMethod {
+    /// Gaussian target.
     ClosedForm,
+    /// 2-D mixture.
     Quadrature,
-    MonteCarlo { n_samples: usize },
+    /// Seeded Monte Carlo with this many draws.
+    MonteCarlo {
+        /// Draws per expectation.
+        n_samples: usize,
+    },
 }
 
 impl KlMethod {
@@ -49,6 +64,8 @@ pub struct ExactKl {
     method: KlMethod,
     p_mean: Vec<f64>,
     p_cov: Vec<f64>,
+    /// Whether p's covariance is finite (`D(p‖q)` computable).
+    has_forward: bool,
     /// `E_p[log p]` (minus p's entropy).
     p_neg_entropy: f64,
     /// Fixed standard normal draws for Monte Carlo (d > 2 mixtures), row-major.
@@ -56,24 +73,33 @@ pub struct ExactKl {
 }
 
 impl ExactKl {
-    /// Prepares the evaluator; `seed` feeds the Monte Carlo draws of d > 2 mixtures.
-    pub fn new(target: AnyDensity, seed: u64) -> Self {
+    /// Prepares the evaluator, or `None` for a target whose KL is not computable here (an
+    /// unnormalized or user-defined density); `seed` feeds the Monte Carlo draws.
+    pub fn try_new(target: AnyDensity, seed: u64) -> Option<Self> {
         let d = target.dim();
-        let (p_mean, p_cov) = (target.mean(), target.covariance());
+        let zoo = match &target {
+            AnyDensity::Mvn(_) | AnyDensity::Mixture(_) => false,
+            AnyDensity::Banana(_)
+            | AnyDensity::Funnel(_)
+            | AnyDensity::StudentT(_)
+            | AnyDensity::Ring(_) => true,
+            _ => return None,
+        };
+        let p_mean = target.mean().unwrap_or_else(|| vec![0.0; d]);
+        let (p_cov, has_forward) = match target.covariance() {
+            Some(c) => (c, true),
+            None => (vec![0.0; d * d], false),
+        };
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ 0x6b6c_5f71_7561_6472);
         let (method, mc_base) = match (&target, d) {
             (AnyDensity::Mvn(_), _) => (KlMethod::ClosedForm, Vec::new()),
             (AnyDensity::Mixture(_), 2) => (KlMethod::Quadrature, Vec::new()),
-            (AnyDensity::Mixture(_), _) => {
-                let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ 0x6b6c_5f71_7561_6472);
-                let base = (0..MC_SAMPLES * d)
+            _ => {
+                let n = if zoo { ZOO_Q_SAMPLES } else { MC_SAMPLES };
+                let base = (0..n * d)
                     .map(|_| StandardNormal.sample(&mut rng))
                     .collect();
-                (
-                    KlMethod::MonteCarlo {
-                        n_samples: MC_SAMPLES,
-                    },
-                    base,
-                )
+                (KlMethod::MonteCarlo { n_samples: n }, base)
             }
         };
         let mut kl = ExactKl {
@@ -81,6 +107,7 @@ impl ExactKl {
             method,
             p_mean,
             p_cov,
+            has_forward,
             p_neg_entropy: 0.0,
             mc_base,
         };
@@ -92,8 +119,32 @@ impl ExactKl {
                 .zip(m.components())
                 .map(|(w, c)| w * kl.expect_log_p(c.mean(), c.cholesky()))
                 .sum(),
+            p => {
+                let mut xs = vec![0.0; ZOO_P_SAMPLES * d];
+                p.try_sample(&mut rng, &mut xs)
+                    .expect("zoo targets with a KL have an exact sampler");
+                let mut lp = vec![0.0; ZOO_P_SAMPLES];
+                p.log_prob_batch(&xs, &mut lp);
+                lp.iter().sum::<f64>() / ZOO_P_SAMPLES as f64
+            }
         };
-        kl
+        Some(kl)
+    }
+
+    /// [`ExactKl::try_new`] for a target known to have a KL (a normal, a mixture, or a
+    /// normalized zoo target).
+    ///
+    /// # Panics
+    /// If the target has none (a logistic regression, a user's closure): use `try_new` then.
+    pub fn new(target: AnyDensity, seed: u64) -> Self {
+        let name = target.name();
+        Self::try_new(target, seed)
+            .unwrap_or_else(|| panic!("the {name} target has no computable KL: use try_new"))
+    }
+
+    /// Whether `D(p‖q)` is finite and computed (p has a covariance).
+    pub fn has_forward(&self) -> bool {
+        self.has_forward
     }
 
     /// How the values are computed.
@@ -151,7 +202,7 @@ impl ExactKl {
                         .components()
                         .iter()
                         .all(|c| quadrature_steps(c.cholesky(), self.min_sd()) < MAX_NODES as f64),
-                    AnyDensity::Mvn(_) => true,
+                    _ => true,
                 };
                 p_ok && quadrature_steps(q.cholesky(), self.min_sd()) < MAX_NODES as f64
             }
@@ -167,6 +218,7 @@ impl ExactKl {
                 .iter()
                 .map(|c| min_eigen_2x2(c.covariance()).sqrt())
                 .fold(f64::INFINITY, f64::min),
+            other => other.covariance().map_or(1.0, |c| min_eigen_2x2(&c).sqrt()),
         }
     }
 

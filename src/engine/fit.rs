@@ -102,8 +102,7 @@ pub(crate) fn fit(
         optimizer,
         n_iters,
         |k, theta, grad| {
-            if let Some((index, &value)) = theta.iter().enumerate().find(|(_, v)| v.abs() > limit)
-            {
+            if let Some((index, &value)) = theta.iter().enumerate().find(|(_, v)| v.abs() > limit) {
                 return Err(StepError::Diverged { index, value });
             }
             if stochastic && k > 0 {

@@ -163,8 +163,7 @@ fn run_inner(
         return Err(FitError::Interrupted { iteration });
     }
     if exp.objective.kind.is_deterministic()
-        && let Some((iteration, start, value)) =
-            first_blowup(fitted.records.iter().map(|r| r.loss))
+        && let Some((iteration, start, value)) = first_blowup(fitted.records.iter().map(|r| r.loss))
     {
         return Err(FitError::BlewUp {
             iteration,
@@ -191,13 +190,31 @@ pub fn build_target(exp: &Experiment, rng: &mut Pcg64) -> Result<Option<AnyDensi
             kl_dist::random_mvn(rng, *dim, *shift).map_err(FitError::Target)?,
         )),
         TargetSpec::Samples { .. } => None,
-        other => {
-            return Err(FitError::Target(kl_dist::Error::DimensionMismatch {
-                what: other.kind(),
-                expected: 0,
-                got: 0,
-            }));
-        }
+        TargetSpec::Banana { scale, curvature } => Some(AnyDensity::Banana(
+            kl_dist::Banana::new(*scale, *curvature).map_err(FitError::Target)?,
+        )),
+        TargetSpec::Funnel { dim, scale } => Some(AnyDensity::Funnel(
+            kl_dist::Funnel::new(*dim, *scale).map_err(FitError::Target)?,
+        )),
+        TargetSpec::StudentT { df, mean, scale } => Some(AnyDensity::StudentT(
+            kl_dist::StudentT::new(*df, mean, scale).map_err(FitError::Target)?,
+        )),
+        TargetSpec::Ring { dim, radius, width } => Some(AnyDensity::Ring(
+            kl_dist::Ring::with_dim(*dim, *radius, *width).map_err(FitError::Target)?,
+        )),
+        TargetSpec::LogisticRegression(l) => Some(AnyDensity::LogisticRegression(
+            kl_dist::LogisticRegression::new(
+                &l.x,
+                l.features.len(),
+                &l.y,
+                kl_dist::LogisticOptions {
+                    prior_scale: l.prior_scale,
+                    intercept: l.intercept,
+                    standardize: l.standardize,
+                },
+            )
+            .map_err(FitError::Target)?,
+        )),
     })
 }
 
@@ -229,12 +246,13 @@ pub fn initial_theta(exp: &Experiment, rng: &mut Pcg64) -> Vec<f64> {
 pub fn draw_samples(exp: &Experiment, target: Option<&AnyDensity>, rng: &mut Pcg64) -> Vec<f64> {
     match (&exp.target, target) {
         (TargetSpec::Samples { data, .. }, _) => data.clone(),
-        (_, Some(p)) => {
+        (_, Some(p)) if p.can_sample() => {
             let mut s = vec![0.0; exp.objective.n_samples * exp.target.dim()];
-            p.sample(rng, &mut s);
+            p.try_sample(rng, &mut s)
+                .expect("can_sample() says the target has a sampler");
             s
         }
-        (_, None) => Vec::new(),
+        _ => Vec::new(),
     }
 }
 
@@ -275,9 +293,10 @@ pub fn build_objective(
             ReverseKl::new(density(), n, estimator, rng).map_err(e)?,
             family,
         ),
-        ObjectiveKind::ForwardKlIs => {
-            boxed(kl_grad::ForwardKlIs::new(density(), n, rng).map_err(e)?, family)
-        }
+        ObjectiveKind::ForwardKlIs => boxed(
+            kl_grad::ForwardKlIs::new(density(), n, rng).map_err(e)?,
+            family,
+        ),
         ObjectiveKind::Renyi { alpha } => boxed(
             kl_grad::Renyi::new(density(), alpha, n, rng).map_err(e)?,
             family,
@@ -298,9 +317,10 @@ fn problem_scale(
         (TargetSpec::Samples { .. }, _) => abs_max(samples),
         (_, Some(p)) => {
             let d = p.dim();
-            let cov = p.covariance();
-            let var = (0..d).map(|i| cov[i * d + i]).fold(0.0_f64, f64::max);
-            abs_max(&p.mean()) + var.sqrt()
+            let var = p.covariance().map_or(0.0, |cov| {
+                (0..d).map(|i| cov[i * d + i]).fold(0.0_f64, f64::max)
+            });
+            p.mean().map_or(0.0, |m| abs_max(&m)) + var.sqrt() + abs_max(samples)
         }
         (_, None) => 0.0,
     };
@@ -336,7 +356,7 @@ fn build_trace(
     search: Option<trace::RateSearch>,
 ) -> Result<Trace, FitError> {
     let d = exp.target.dim();
-    let kl = target.map(|t| ExactKl::new(t.clone(), exp.seed));
+    let kl = target.and_then(|t| ExactKl::try_new(t.clone(), exp.seed));
     let mut iterations = Vec::with_capacity(fitted.records.len());
     let mut inaccurate = Vec::new();
     for (k, r) in fitted.records.iter().enumerate() {
@@ -349,6 +369,7 @@ fn build_trace(
                 if !kl.is_accurate(&q) {
                     inaccurate.push(iteration.to_string());
                 }
+                let f = if kl.has_forward() { f } else { 0.0 };
                 if !(f.is_finite() && b.is_finite()) {
                     return Err(FitError::KlNotFinite {
                         iteration,
@@ -356,7 +377,7 @@ fn build_trace(
                         reverse: b,
                     });
                 }
-                (Some(clamp_kl(f)), Some(clamp_kl(b)))
+                (kl.has_forward().then(|| clamp_kl(f)), Some(clamp_kl(b)))
             }
             None => (None, None),
         };
@@ -366,11 +387,10 @@ fn build_trace(
             Family::MeanField => vec![rest.to_vec()],
         };
         let renyi = match (exp.objective.kind, target) {
-            (ObjectiveKind::Renyi { alpha }, Some(AnyDensity::Mvn(p))) => {
-                Some(kl_dist::renyi_divergence(&q, p, alpha).map_err(|source| {
-                    FitError::Model { iteration, source }
-                })?)
-            }
+            (ObjectiveKind::Renyi { alpha }, Some(AnyDensity::Mvn(p))) => Some(
+                kl_dist::renyi_divergence(&q, p, alpha)
+                    .map_err(|source| FitError::Model { iteration, source })?,
+            ),
             _ => None,
         };
         iterations.push(Iteration {
@@ -445,7 +465,13 @@ fn diagnostics(
             let iteration = records[k].iteration;
             let q = model_of(exp.family, &records[k].theta, d)
                 .map_err(|source| FitError::Model { iteration, source })?;
-            Ok(diagnose(target, &q, exp.diagnostics.n_draws, exp.seed, iteration))
+            Ok(diagnose(
+                target,
+                &q,
+                exp.diagnostics.n_draws,
+                exp.seed,
+                iteration,
+            ))
         })
         .collect()
 }
@@ -470,7 +496,10 @@ fn check_kl_blowup(exp: &Experiment, iterations: &[Iteration]) -> Result<(), Fit
             ("D(q‖p)", ends_high(reverse().collect()))
         }
         ObjectiveKind::Renyi { .. } => {
-            match (ends_high(forward().collect()), ends_high(reverse().collect())) {
+            match (
+                ends_high(forward().collect()),
+                ends_high(reverse().collect()),
+            ) {
                 (Some(f), Some(_)) => ("D(p‖q)", Some(f)),
                 _ => ("", None),
             }

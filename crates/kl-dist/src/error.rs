@@ -55,6 +55,49 @@ pub enum Error {
         min: f64,
         max: f64,
     },
+    /// A scalar parameter outside its domain: `what` is the argument (e.g. `"width"`), `value`
+    /// what was given and `requirement` the condition it failed (e.g. `"> 0 and finite"`).
+    BadParameter {
+        /// The argument.
+        what: &'static str,
+        /// The value given.
+        value: f64,
+        /// The condition it failed.
+        requirement: &'static str,
+    },
+    /// A dimension below the minimum the density is defined for (e.g. a funnel needs d ≥ 2).
+    DimensionTooSmall {
+        /// The density.
+        what: &'static str,
+        /// The smallest dimension it is defined for.
+        min: usize,
+        /// The dimension given.
+        got: usize,
+    },
+    /// A label that is not exactly 0 or 1, at `row` of the data.
+    BadLabel {
+        /// 0-based row of the data.
+        row: usize,
+        /// The label given.
+        value: f64,
+    },
+    /// Feature column `index` is constant, so it cannot be standardized.
+    ConstantFeature {
+        /// 0-based feature column (not counting the intercept).
+        index: usize,
+    },
+    /// An iterative solve (`what`) did not converge within `iterations` steps.
+    NoConvergence {
+        /// The method.
+        what: &'static str,
+        /// The iteration limit that was reached.
+        iterations: usize,
+    },
+    /// The density `what` has no exact sampler.
+    NoSampler {
+        /// The density's name (as [`crate::AnyDensity::name`]).
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -119,6 +162,28 @@ impl fmt::Display for Error {
                     "grid extent on {axis} is [{min}, {max}]: need finite min < max"
                 )
             }
+            Error::BadParameter {
+                what,
+                value,
+                requirement,
+            } => write!(f, "{what} is {value}: it must be {requirement}"),
+            Error::DimensionTooSmall { what, min, got } => {
+                write!(f, "{what} has dimension {got}, it needs at least {min}")
+            }
+            Error::BadLabel { row, value } => {
+                write!(
+                    f,
+                    "label of row {row} is {value}: labels must be exactly 0 or 1"
+                )
+            }
+            Error::ConstantFeature { index } => write!(
+                f,
+                "feature column {index} is constant: it cannot be standardized"
+            ),
+            Error::NoConvergence { what, iterations } => {
+                write!(f, "{what} did not converge in {iterations} iterations")
+            }
+            Error::NoSampler { what } => write!(f, "{what} has no exact sampler"),
         }
     }
 }

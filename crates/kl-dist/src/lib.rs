@@ -1,11 +1,27 @@
-//! Multivariate normals and Gaussian mixtures, stored by their Cholesky factors.
+//! Multivariate normals and Gaussian mixtures, stored by their Cholesky factors, and a zoo of
+//! non-Gaussian targets.
 //!
 //! The densities of the `forward-backward-kl` workspace: [`Mvn`] (any dimension, from a covariance
 //! or from the model's square factor `L` with Σ = L Lᵀ), [`Mixture`] (K ≥ 1 components, evaluated
-//! by log-sum-exp), the [`LogDensity`] trait that objectives take as a target (and [`Sample`] for
+//! by log-sum-exp), the target zoo ([`Banana`], [`Funnel`], [`StudentT`], [`Ring`],
+//! [`LogisticRegression`], closures through [`from_fn`]), [`AnyDensity`] over all of them, the
+//! [`LogDensity`] trait that objectives take as a target (and [`Sample`] for
 //! targets with an exact sampler), the closed-form
 //! [`kl_divergence`] between normals, the notebook's [`random_mvn`], and [`density_grid`] (the
 //! notebook's `prob_map`).
+//!
+//! # Targets
+//!
+//! | type | density | normalized | exact sampler | exact moments |
+//! |---|---|---|---|---|
+//! | [`Mvn`] | N(μ, Σ) | yes | yes | yes |
+//! | [`Mixture`] | Σₖ wₖ N(μₖ, Σₖ) | yes | yes | yes |
+//! | [`Banana`] | N(x₁; 0, a²) · N(x₂; b (x₁² − a²), 1) | yes | yes | yes |
+//! | [`Funnel`] | x₀ ~ N(0, σ²), xᵢ ~ N(0, e^{x₀}) | yes | yes | yes |
+//! | [`StudentT`] | t_ν(μ, Σ) | yes | yes | mean for ν > 1, covariance for ν > 2 |
+//! | [`Ring`] | ∝ exp(−(‖x‖ − r)² / 2w²) | yes (normalizer by quadrature) | yes (rejection) | yes (E ρ² by quadrature) |
+//! | [`LogisticRegression`] | Bayesian logistic regression posterior | no | no | no ([`LogisticRegression::laplace`]) |
+//! | [`FnDensity`] ([`from_fn`]) | any closure | up to the closure | no | no |
 //!
 //! # Invariants
 //! - Parameters are checked once, in the constructors, which return a typed [`Error`] naming the
@@ -50,6 +66,7 @@ mod mixture;
 mod mvn;
 mod par;
 mod renyi;
+mod targets;
 
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
@@ -58,6 +75,10 @@ pub use error::Error;
 pub use mixture::Mixture;
 pub use mvn::Mvn;
 pub use renyi::renyi_divergence;
+pub use targets::{
+    Banana, FnDensity, Funnel, LogisticOptions, LogisticRegression, Ring, StudentT, from_fn,
+    ln_gamma,
+};
 
 /// A log density on ℝᵈ with its score: everything an objective needs of a target.
 ///
@@ -124,30 +145,111 @@ pub trait Sample: LogDensity {
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]);
 }
 
-/// Either kind of target, so that one objective type serves both.
+/// Any target of the workspace, so that one objective type serves all of them.
+///
+/// It implements [`LogDensity`] by delegation. Not every target has an exact sampler (the
+/// logistic regression posterior has none), so instead of [`Sample`] it offers
+/// [`AnyDensity::can_sample`] and [`AnyDensity::try_sample`]; and not every target has finite
+/// moments, so [`AnyDensity::mean`] and [`AnyDensity::covariance`] are `Option`s.
+///
+/// # Example
+/// ```
+/// use kl_dist::{AnyDensity, Banana, LogDensity};
+/// use rand::SeedableRng;
+///
+/// # fn main() -> Result<(), kl_dist::Error> {
+/// let p = AnyDensity::Banana(Banana::new(1.0, 0.5)?);
+/// assert_eq!((p.name(), p.dim(), p.can_sample()), ("banana", 2, true));
+/// let mut xs = vec![0.0; 2 * 10];
+/// p.try_sample(&mut rand_pcg::Pcg64::seed_from_u64(3), &mut xs)?;
+/// assert_eq!(p.covariance(), Some(vec![1.0, 0.0, 0.0, 1.5]));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyDensity {
     /// A single normal.
     Mvn(Mvn),
     /// A Gaussian mixture.
     Mixture(Mixture),
+    /// The banana.
+    Banana(Banana),
+    /// Neal's funnel.
+    Funnel(Funnel),
+    /// A multivariate Student t.
+    StudentT(StudentT),
+    /// A ring.
+    Ring(Ring),
+    /// A Bayesian logistic regression posterior (no sampler, no known moments).
+    LogisticRegression(LogisticRegression),
 }
 
 impl AnyDensity {
-    /// The exact mean.
-    pub fn mean(&self) -> Vec<f64> {
+    /// A short name: `"mvn"`, `"mixture"`, `"banana"`, `"funnel"`, `"student-t"`, `"ring"` or
+    /// `"logistic-regression"`.
+    pub fn name(&self) -> &'static str {
         match self {
-            AnyDensity::Mvn(m) => m.mean().to_vec(),
-            AnyDensity::Mixture(m) => m.mean(),
+            AnyDensity::Mvn(_) => "mvn",
+            AnyDensity::Mixture(_) => "mixture",
+            AnyDensity::Banana(_) => "banana",
+            AnyDensity::Funnel(_) => "funnel",
+            AnyDensity::StudentT(_) => "student-t",
+            AnyDensity::Ring(_) => "ring",
+            AnyDensity::LogisticRegression(_) => "logistic-regression",
         }
     }
 
-    /// The exact covariance, row-major.
-    pub fn covariance(&self) -> Vec<f64> {
+    /// The exact mean, where it is known and exists (`None` for a t with ν ≤ 1 and for the
+    /// logistic regression posterior).
+    pub fn mean(&self) -> Option<Vec<f64>> {
         match self {
-            AnyDensity::Mvn(m) => m.covariance().to_vec(),
-            AnyDensity::Mixture(m) => m.covariance(),
+            AnyDensity::Mvn(m) => Some(m.mean().to_vec()),
+            AnyDensity::Mixture(m) => Some(m.mean()),
+            AnyDensity::Banana(b) => Some(b.mean().to_vec()),
+            AnyDensity::Funnel(f) => Some(f.mean()),
+            AnyDensity::StudentT(t) => t.mean(),
+            AnyDensity::Ring(r) => Some(r.mean()),
+            AnyDensity::LogisticRegression(_) => None,
         }
+    }
+
+    /// The exact covariance, row-major, where it is known and finite (`None` for a t with ν ≤ 2
+    /// and for the logistic regression posterior; the ring's comes from a quadrature).
+    pub fn covariance(&self) -> Option<Vec<f64>> {
+        match self {
+            AnyDensity::Mvn(m) => Some(m.covariance().to_vec()),
+            AnyDensity::Mixture(m) => Some(m.covariance()),
+            AnyDensity::Banana(b) => Some(b.covariance().to_vec()),
+            AnyDensity::Funnel(f) => Some(f.covariance()),
+            AnyDensity::StudentT(t) => t.covariance(),
+            AnyDensity::Ring(r) => Some(r.covariance()),
+            AnyDensity::LogisticRegression(_) => None,
+        }
+    }
+
+    /// Whether [`AnyDensity::try_sample`] can draw (everything but the logistic regression).
+    pub fn can_sample(&self) -> bool {
+        !matches!(self, AnyDensity::LogisticRegression(_))
+    }
+
+    /// Fills `out` with `out.len() / d` independent exact draws, or returns
+    /// [`Error::NoSampler`] (naming the target) if it has no exact sampler; `out` is then
+    /// untouched.
+    pub fn try_sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) -> Result<(), Error> {
+        match self {
+            AnyDensity::Mvn(d) => d.sample(rng, out),
+            AnyDensity::Mixture(d) => d.sample(rng, out),
+            AnyDensity::Banana(d) => d.sample(rng, out),
+            AnyDensity::Funnel(d) => d.sample(rng, out),
+            AnyDensity::StudentT(d) => d.sample(rng, out),
+            AnyDensity::Ring(d) => d.sample(rng, out),
+            AnyDensity::LogisticRegression(_) => {
+                return Err(Error::NoSampler {
+                    what: "logistic-regression",
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -156,6 +258,11 @@ macro_rules! delegate {
         match $self {
             AnyDensity::Mvn($d) => $e,
             AnyDensity::Mixture($d) => $e,
+            AnyDensity::Banana($d) => $e,
+            AnyDensity::Funnel($d) => $e,
+            AnyDensity::StudentT($d) => $e,
+            AnyDensity::Ring($d) => $e,
+            AnyDensity::LogisticRegression($d) => $e,
         }
     };
 }
@@ -178,12 +285,6 @@ impl LogDensity for AnyDensity {
     }
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         delegate!(self, d => d.grad_log_prob_batch(points, log_prob, grad))
-    }
-}
-
-impl Sample for AnyDensity {
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
-        delegate!(self, d => d.sample(rng, out))
     }
 }
 
