@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! app      (cli, input, output)     the only layer that touches files
-//!  ├─ figures, story                pure: a run in, figure bytes out
+//!  ├─ figures, story, zoo           pure: runs in, figure bytes out
 //!  ├─ engine (fit, trace, exact_kl) an Experiment in, a Run out
 //!  └─ config (schema → locate → validate, limits, csv)
 //! error                             one typed Error, causes chained by source()
@@ -35,5 +35,6 @@ pub mod engine;
 mod error;
 pub mod figures;
 pub mod story;
+pub mod zoo;
 
 pub use error::{Error, FitError, Location, quote, report};

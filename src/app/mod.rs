@@ -121,7 +121,7 @@ pub fn all_figures(
         figures::check_canvas(exp, style)?;
     }
     let total = experiments.len() + 1;
-    type Job = Result<(String, Vec<figures::Output>), Error>;
+    type Job = Result<(String, Option<Run>, Vec<figures::Output>), Error>;
     let results: Vec<Job> = std::thread::scope(|s| {
         let mut handles: Vec<_> = experiments
             .iter()
@@ -129,7 +129,12 @@ pub fn all_figures(
                 let label = exp.path.display().to_string();
                 let h = s.spawn(move || -> Job {
                     let run = engine::run(exp)?;
-                    Ok((exp.name.clone(), figures::run_figures(&run, style)?))
+                    let own = if exp.plot.standard {
+                        figures::run_figures(&run, style)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((exp.name.clone(), Some(run), own))
                 });
                 (label, h)
             })
@@ -137,7 +142,11 @@ pub fn all_figures(
         handles.push((
             "story figures".to_string(),
             s.spawn(move || -> Job {
-                Ok(("story".to_string(), crate::story::story_figures(style)?))
+                Ok((
+                    "story".to_string(),
+                    None,
+                    crate::story::story_figures(style)?,
+                ))
             }),
         ));
         handles
@@ -154,10 +163,25 @@ pub fn all_figures(
             })
             .collect()
     });
+    let mut runs = Vec::new();
+    let mut produced_all = Vec::new();
+    for result in results {
+        let (who, run, produced) = result?;
+        runs.extend(run);
+        produced_all.push((who, produced));
+    }
+    // Figures of several runs.
+    let multi: Vec<figures::Output> = [
+        crate::zoo::zoo_figure(&runs, style)?,
+        crate::zoo::logistic_figure(&runs, style)?,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    produced_all.push(("the multi-run figures".to_string(), multi));
     let mut outputs: Vec<OutputFile> = Vec::new();
     let mut owner: Vec<String> = Vec::new();
-    for result in results {
-        let (who, produced) = result?;
+    for (who, produced) in produced_all {
         for o in produced {
             match outputs.iter().position(|x| x.name == o.name) {
                 Some(i) if outputs[i].bytes == o.bytes => {}

@@ -230,6 +230,9 @@ pub enum InitSpec {
     },
     /// Every parameter ~ N(0, 1) (μ and L, or μ and ω = log σ), drawn after the target.
     Random,
+    /// The Laplace approximation of a logistic-regression posterior (its MAP and the inverse
+    /// negative Hessian there; the diagonal of that for a mean-field model).
+    Laplace,
 }
 
 /// Which objective.
@@ -387,6 +390,9 @@ pub struct PlotSpec {
     pub cols: usize,
     /// File-name prefix of the target and samples figures (default: the name, `-` → `_`).
     pub prefix: String,
+    /// Whether the run draws its own figures (default true); `false` for runs that only feed a
+    /// figure of several runs (the zoo).
+    pub standard: bool,
 }
 
 /// Default number of samples of p drawn for the figures (the notebook's 1000).

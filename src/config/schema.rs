@@ -99,7 +99,7 @@ impl<'de> Deserialize<'de> for RawRate {
 #[serde(untagged)]
 pub(super) enum RawScale {
     Num(Num),
-    Mat(Vec<Spanned<Vec<Num>>>),
+    Mat(Vec<Vec<Num>>),
 }
 
 pub(super) type SNum = Spanned<Num>;
@@ -162,6 +162,7 @@ pub(super) struct RawModel {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawInit {
     pub random: Option<SBool>,
+    pub laplace: Option<SBool>,
     pub mean: Option<SVec>,
     pub raw: Option<SMat>,
     pub sd: Option<SVec>,
@@ -205,4 +206,5 @@ pub(super) struct RawPlot {
     pub rows: Option<SInt>,
     pub cols: Option<SInt>,
     pub prefix: Option<SStr>,
+    pub standard: Option<SBool>,
 }

@@ -441,7 +441,22 @@ fn target(cx: &Ctx, t: &Spanned<RawTarget>, files: &dyn Files) -> Result<TargetS
                     "must be the shape matrix, as rows (like `cov`)",
                 ));
             };
-            let scale = square(cx, rows, s.span(), "target.scale", mean.len())?;
+            let d = mean.len();
+            if rows.len() != d || rows.iter().any(|r| r.len() != d) {
+                return Err(cx.at(
+                    s,
+                    "target.scale",
+                    format!("must be {d} × {d} (the dimension of the mean), as rows"),
+                ));
+            }
+            let scale: Vec<f64> = rows.iter().flatten().map(|x| x.0).collect();
+            if let Some(k) = scale.iter().position(|x| !x.is_finite()) {
+                return Err(cx.at(
+                    s,
+                    "target.scale",
+                    format!("entry [{}][{}] is not a finite number", k / d, k % d),
+                ));
+            }
             // The shape matrix must be a valid covariance: the normal's checks say where not.
             Mvn::new(&mean, &scale).map_err(|e| cx.at(s, "target.scale", e.to_string()))?;
             Ok(TargetSpec::StudentT { df, mean, scale })
@@ -620,8 +635,34 @@ fn init(
     if random {
         return Ok(InitSpec::Random);
     }
+    if let Some(l) = &i.laplace
+        && *l.get_ref()
+    {
+        if !matches!(target, TargetSpec::LogisticRegression(_)) {
+            return Err(cx.at(
+                l,
+                "init.laplace",
+                "the Laplace start is for kind = \"logistic-regression\" targets",
+            ));
+        }
+        for (key, s) in [
+            ("mean", span(&i.mean)),
+            ("raw", span(&i.raw)),
+            ("sd", span(&i.sd)),
+        ] {
+            if let Some(s) = s {
+                return Err(cx.err(
+                    Some(s),
+                    &format!("init.{key}"),
+                    "give either `laplace = true` or the parameters, not both",
+                ));
+            }
+        }
+        return Ok(InitSpec::Laplace);
+    }
     let (needed, other, other_span) = match family {
-        Family::FullRank => ("`mean` and `raw`", "sd", span(&i.sd)),
+        Family::FullRank if i.raw.is_some() => ("`mean` and `raw` (or `sd`)", "sd", span(&i.sd)),
+        Family::FullRank => ("`mean` and `raw` (or `sd`)", "raw", None),
         Family::MeanField => ("`mean` and `sd`", "raw", span(&i.raw)),
     };
     if let Some(s) = other_span {
@@ -650,31 +691,46 @@ fn init(
         ));
     }
     match family {
-        Family::FullRank => {
+        Family::FullRank if i.raw.is_some() || i.sd.is_none() => {
             let Some(raw) = &i.raw else {
                 return Err(cx.at(init, "init.raw", format!("needs {needed}")));
             };
             let r = square_mat(cx, raw, "init.raw", dim)?;
             Ok(InitSpec::Explicit { mean: m, raw: r })
         }
+        Family::FullRank => {
+            // `sd` for a full-rank model: the diagonal factor L = diag(σ).
+            let sd = positive_vec(cx, i.sd.as_ref().expect("checked above"), dim)?;
+            let mut raw = vec![0.0; dim * dim];
+            for (k, s) in sd.iter().enumerate() {
+                raw[k * dim + k] = *s;
+            }
+            Ok(InitSpec::Explicit { mean: m, raw })
+        }
         Family::MeanField => {
             let Some(sd) = &i.sd else {
                 return Err(cx.at(init, "init.sd", format!("needs {needed}")));
             };
-            let s = finite_vec(cx, sd, "init.sd")?;
-            if s.len() != dim {
-                return Err(cx.at(
-                    sd,
-                    "init.sd",
-                    format!("has {} entries, expected {dim}", s.len()),
-                ));
-            }
-            if let Some(j) = s.iter().position(|v| !(*v > 0.0)) {
-                return Err(cx.at(sd, "init.sd", format!("entry {j} is {}, not > 0", s[j])));
-            }
+            let s = positive_vec(cx, sd, dim)?;
             Ok(InitSpec::MeanField { mean: m, sd: s })
         }
     }
+}
+
+/// `init.sd`: `dim` finite numbers > 0.
+fn positive_vec(cx: &Ctx, sd: &SVec, dim: usize) -> Result<Vec<f64>, Error> {
+    let s = finite_vec(cx, sd, "init.sd")?;
+    if s.len() != dim {
+        return Err(cx.at(
+            sd,
+            "init.sd",
+            format!("has {} entries, expected {dim}", s.len()),
+        ));
+    }
+    if let Some(j) = s.iter().position(|v| !(*v > 0.0)) {
+        return Err(cx.at(sd, "init.sd", format!("entry {j} is {}, not > 0", s[j])));
+    }
+    Ok(s)
 }
 
 const OBJECTIVE_KINDS: &str = "\"forward-kl-exact\", \"forward-kl-samples\", \"forward-kl-is\", \
@@ -981,6 +1037,7 @@ fn plot(cx: &Ctx, p: Option<&RawPlot>, name: &str) -> Result<PlotSpec, Error> {
             rows: 5,
             cols: 4,
             prefix: default_prefix,
+            standard: true,
         });
     };
     let lim = match &p.lim {
@@ -1039,5 +1096,6 @@ fn plot(cx: &Ctx, p: Option<&RawPlot>, name: &str) -> Result<PlotSpec, Error> {
         rows: int(&p.rows, "plot.rows", 1, 20, 5)?,
         cols: int(&p.cols, "plot.cols", 1, 20, 4)?,
         prefix,
+        standard: p.standard.as_ref().is_none_or(|b| *b.get_ref()),
     })
 }

@@ -120,7 +120,12 @@ fn run_inner(
 ) -> Result<Run, FitError> {
     let mut rng = Pcg64::seed_from_u64(exp.seed);
     let target = build_target(exp, &mut rng)?;
-    let theta0 = initial_theta(exp, &mut rng);
+    let theta0 = match (&exp.init, target.as_ref()) {
+        (InitSpec::Laplace, Some(AnyDensity::LogisticRegression(l))) => {
+            laplace_theta(exp.family, &l.laplace().map_err(FitError::Target)?)
+        }
+        _ => initial_theta(exp, &mut rng),
+    };
     let samples = draw_samples(exp, target.as_ref(), &mut rng);
     let scale = problem_scale(exp, target.as_ref(), &samples, &theta0);
     let limit = DIVERGENCE_FACTOR * scale;
@@ -238,6 +243,20 @@ pub fn initial_theta(exp: &Experiment, rng: &mut Pcg64) -> Vec<f64> {
         InitSpec::Random => (0..n_params(exp.family, d))
             .map(|_| StandardNormal.sample(rng))
             .collect(),
+        InitSpec::Laplace => unreachable!("the Laplace start is built from the target in run()"),
+    }
+}
+
+/// θ of the normal `q` in `family`: μ and its Cholesky factor, or μ and ω = ln √Σᵢᵢ.
+pub fn laplace_theta(family: Family, q: &Mvn) -> Vec<f64> {
+    let d = q.dim();
+    match family {
+        Family::FullRank => kl_grad::pack_theta(q.mean(), q.cholesky().factor()),
+        Family::MeanField => {
+            let cov = q.covariance();
+            let omega: Vec<f64> = (0..d).map(|i| 0.5 * cov[i * d + i].ln()).collect();
+            kl_grad::pack_theta(q.mean(), &omega)
+        }
     }
 }
 
