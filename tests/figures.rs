@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use forward_backward_kl::app::{self, output};
 use forward_backward_kl::app::output::OutputFile;
+use forward_backward_kl::app::{self, output};
 use forward_backward_kl::engine;
 use forward_backward_kl::figures::{self, Style, shown_iterations};
 use image::AnimationDecoder;
@@ -132,12 +132,18 @@ fn pipeline_writes_every_figure_decodable_and_reproducible() {
         .iter()
         .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
         .collect();
-    assert_eq!(stale, ["tiny_samples.png", "leftover.png", output::MANIFEST]);
+    assert_eq!(
+        stale,
+        ["tiny_samples.png", "leftover.png", output::MANIFEST]
+    );
     // Writing again repairs the first and removes the second; the foreign file stays.
     output::write_generated(&out, &again).expect("rewrite");
     assert!(app::check_figures(&out, &again).expect("check").is_empty());
     assert!(!out.join("leftover.png").exists());
-    assert_eq!(std::fs::read(out.join("foreign.txt")).expect("kept"), b"mine");
+    assert_eq!(
+        std::fs::read(out.join("foreign.txt")).expect("kept"),
+        b"mine"
+    );
 }
 
 #[test]

@@ -212,9 +212,10 @@ fn forward_kl_on_the_mixture_reaches_the_moment_matched_gaussian() {
         mm.covariance()
     );
     // D(p‖q) (the trace's quadrature) is at its minimum, D(p‖moment-matched), up to that error.
-    let best = forward_backward_kl::engine::exact_kl::ExactKl::new(kl_dist::AnyDensity::Mixture(p), 0)
-        .eval(&mm)
-        .0;
+    let best =
+        forward_backward_kl::engine::exact_kl::ExactKl::new(kl_dist::AnyDensity::Mixture(p), 0)
+            .eval(&mm)
+            .0;
     let kl = r
         .trace
         .iterations
