@@ -944,7 +944,19 @@ fn huge_sizes_are_refused_before_anything_is_allocated() {
 
 #[test]
 fn a_huge_canvas_is_refused_naming_scale_and_panels() {
-    // 20 × 20 panels of 3 in at 72 dpi × 7.5: a 32 400 px square, 4.2 GB of RGBA.
+    // 20 × 20 panels of 3 in at 72 dpi × 8: a 34 560 px square, beyond the side limit.
+    let t = edit(BASE, "rows = 1\ncols = 2", "rows = 20\ncols = 20");
+    check_rejected_args(
+        &t,
+        None,
+        &["--scale", "8"],
+        &[
+            "{file}: plot.rows, plot.cols: ",
+            "20 × 20 panels at --scale 8",
+            "use fewer panels or a smaller --scale",
+        ],
+    );
+    // At × 7.5: a 32 400 px square (within the side limit), 4.2 GB of RGBA.
     let t = edit(BASE, "rows = 1\ncols = 2", "rows = 20\ncols = 20");
     check_rejected_args(
         &t,
@@ -1026,15 +1038,22 @@ fn planted_symlinks_are_never_followed() {
             std::os::unix::fs::symlink(&victim, dest.join(name)).expect("plant inside");
         }
     }
+    for pid in me..me + 200 {
+        let name = format!(".trace.json.tmp{pid}");
+        std::os::unix::fs::symlink(&victim, out.join(name)).expect("plant beside");
+    }
     for name in [
         ".cli-gauss.fbkl-".to_string(),
         ".cli-gauss.fbkl-999999-abc".to_string(),
         format!(".cli-gauss.fbkl-{me}-abc"),
         ".cli-gauss.fbkl-1-x".to_string(),
     ] {
-        std::os::unix::fs::symlink(&victim, out.join(&name)).expect("plant beside (file)");
-        std::os::unix::fs::symlink(&victim_dir, out.join(format!("{name}d")))
-            .expect("plant beside (folder)");
+        // Beside the folder (where the temporary folders go) and, inside out, in it.
+        for at in [&out, &dest] {
+            std::os::unix::fs::symlink(&victim, at.join(&name)).expect("plant (file)");
+            std::os::unix::fs::symlink(&victim_dir, at.join(format!("{name}d")))
+                .expect("plant (folder)");
+        }
     }
     let o = fit(&file, &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -1186,6 +1205,25 @@ fn a_failure_leaves_the_output_folder_exactly_as_it_was() {
         assert!(tree(&s.0) == before, "{stderr}");
     }
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+}
+
+#[test]
+fn a_regular_file_at_the_output_folder_is_refused_after_the_fit_and_kept() {
+    // Not a folder this program wrote: the fit runs, the write fails, and everything — the file,
+    // the parent, no temporary folder left — is as it was.
+    let (s, file, out) = gauss_setup("file-dest");
+    std::fs::create_dir_all(&out).expect("out");
+    std::fs::write(out.join("cli-gauss"), "mine").expect("a file where the folder goes");
+    let before = tree(&s.0);
+    let o = fit(&file, &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr.contains(&out.join("cli-gauss").display().to_string()),
+        "{stderr}"
+    );
+    assert!(tree(&s.0) == before, "the folder changed: {stderr}");
 }
 
 #[test]
