@@ -1,18 +1,20 @@
 //! The experiment engine below the command line: what `iterations[k]` holds, determinism, the
 //! exact KL of the trace (closed form, 2-D quadrature checked against brute force, Monte Carlo in
-//! d > 2, `null` for samples), atomic writes and located errors.
+//! d > 2, `null` for samples), the one folder writer and located errors.
 
 use std::path::{Path, PathBuf};
 
 use forward_backward_kl::Error;
+use forward_backward_kl::app::input::Fs;
+use forward_backward_kl::app::output::{OutputFile, write_folder};
 use forward_backward_kl::config;
-use forward_backward_kl::exact_kl::{ExactKl, KlMethod};
-use forward_backward_kl::run;
+use forward_backward_kl::engine::exact_kl::{ExactKl, KlMethod};
+use forward_backward_kl::engine::{self as run, trace::trace_json};
 use kl_dist::{AnyDensity, Mixture, Mvn};
 use kl_grad::{ForwardKlExact, Objective};
 
 fn run_text(text: &str) -> run::Run {
-    let exp = config::parse(text, Path::new("engine-test.toml")).expect("a valid experiment");
+    let exp = config::parse(text, Path::new("engine-test.toml"), &Fs).expect("a valid experiment");
     run::run(&exp).expect("the fit runs")
 }
 
@@ -100,10 +102,10 @@ fn iteration_k_holds_theta_after_k_updates() {
 
 #[test]
 fn same_file_and_seed_give_the_same_trace_bytes() {
-    let a = run::trace_json(&run_text(MIX_REV).trace);
-    let b = run::trace_json(&run_text(MIX_REV).trace);
+    let a = trace_json(&run_text(MIX_REV).trace);
+    let b = trace_json(&run_text(MIX_REV).trace);
     assert!(a == b, "two runs of one file differ");
-    let c = run::trace_json(&run_text(&MIX_REV.replace("seed = 8", "seed = 9")).trace);
+    let c = trace_json(&run_text(&MIX_REV.replace("seed = 8", "seed = 9")).trace);
     assert!(a != c, "the seed does not matter");
     let text = String::from_utf8(a).expect("UTF-8");
     assert!(text.contains("\"kl_method\": \"quadrature"), "{text}");
@@ -238,7 +240,7 @@ n_iters = 2
     assert!(a.trace.iterations.iter().all(|it| {
         it.kl_forward.is_some_and(|v| v.is_finite()) && it.kl_reverse.is_some_and(|v| v.is_finite())
     }));
-    assert!(run::trace_json(&a.trace) == run::trace_json(&run_text(text).trace));
+    assert!(trace_json(&a.trace) == trace_json(&run_text(text).trace));
 
     // With one component the estimate is within Monte Carlo error of the closed form.
     let p = Mvn::new(
@@ -286,7 +288,7 @@ kind = "sgd"
 learning_rate = 0.1
 n_iters = 3
 "#;
-    let exp = config::parse(text, &dir.join("exp.toml")).expect("valid");
+    let exp = config::parse(text, &dir.join("exp.toml"), &Fs).expect("valid");
     assert_eq!(exp.objective.n_samples, 4);
     let r = run::run(&exp).expect("runs");
     assert_eq!(r.samples, vec![0.1, 0.2, -0.3, 0.4, 1.0, -1.0, 2.5, 0.5]);
@@ -298,31 +300,49 @@ n_iters = 3
             .iter()
             .all(|it| it.kl_forward.is_none() && it.kl_reverse.is_none())
     );
-    let json = String::from_utf8(run::trace_json(&r.trace)).expect("UTF-8");
+    let json = String::from_utf8(trace_json(&r.trace)).expect("UTF-8");
     assert!(json.contains("\"kl_method\": null") && json.contains("\"kl_reverse\": null"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn file(name: &str, bytes: &[u8]) -> OutputFile {
+    OutputFile {
+        name: name.into(),
+        bytes: bytes.to_vec(),
+    }
+}
+
 #[test]
-fn write_atomic_leaves_no_partial_file() {
+fn write_folder_leaves_no_partial_file() {
     let dir = scratch("atomic");
-    let path = dir.join("sub/trace.json");
-    run::write_atomic(&path, b"{}\n").expect("writes");
-    run::write_atomic(&path, b"{\"a\": 1}\n").expect("replaces");
-    assert_eq!(std::fs::read(&path).expect("read"), b"{\"a\": 1}\n");
-    let names: Vec<_> = std::fs::read_dir(dir.join("sub"))
+    let dest = dir.join("sub/run");
+    write_folder(&dest, &[file("trace.json", b"{}\n")]).expect("writes");
+    write_folder(&dest, &[file("trace.json", b"{\"a\": 1}\n")]).expect("replaces");
+    assert_eq!(
+        std::fs::read(dest.join("trace.json")).expect("read"),
+        b"{\"a\": 1}\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(&dest)
         .expect("list")
         .flatten()
         .map(|e| e.file_name())
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("trace.json")]);
+    // Nothing but the folder next to it either: no temporary folder is left.
+    let beside: Vec<_> = std::fs::read_dir(dir.join("sub"))
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(beside, vec![std::ffi::OsString::from("run")]);
     // Below a regular file: an I/O error naming the path, nothing written.
     std::fs::write(dir.join("file"), "x").expect("blocker");
-    let bad = dir.join("file/out/trace.json");
-    match run::write_atomic(&bad, b"{}") {
+    let bad = dir.join("file/out/run");
+    match write_folder(&bad, &[file("trace.json", b"{}")]) {
         Err(e @ Error::Io { .. }) => assert!(
             e.to_string()
-                .contains(&dir.join("file").display().to_string())
+                .contains(&dir.join("file").display().to_string()),
+            "{e}"
         ),
         other => panic!("expected an I/O error, got {other:?}"),
     }
@@ -336,7 +356,7 @@ fn write_atomic_leaves_no_partial_file() {
 #[test]
 fn errors_are_located_and_typed() {
     let bad = GAUSS_SGD.replace("learning_rate = 0.1", "learning_rate = -0.1");
-    match config::parse(&bad, Path::new("e.toml")) {
+    match config::parse(&bad, Path::new("e.toml"), &Fs) {
         Err(Error::Config {
             path,
             at: Some(at),
@@ -350,7 +370,7 @@ fn errors_are_located_and_typed() {
         other => panic!("{other:?}"),
     }
     let bad = GAUSS_SGD.replace("n_iters = 6", "n_iters = 6\ntypo = 1");
-    let e = config::parse(&bad, Path::new("e.toml")).expect_err("unknown key");
+    let e = config::parse(&bad, Path::new("e.toml"), &Fs).expect_err("unknown key");
     assert!(
         e.to_string()
             .starts_with("e.toml:16:1: optimizer.typo: unknown field `typo`"),
@@ -362,7 +382,7 @@ fn errors_are_located_and_typed() {
         .replace("kind = \"adam\"", "kind = \"sgd\"")
         .replace("learning_rate = 0.05", "learning_rate = 100")
         .replace("n_iters = 10", "n_iters = 50");
-    let exp = config::parse(&bad, Path::new("e.toml")).expect("valid");
+    let exp = config::parse(&bad, Path::new("e.toml"), &Fs).expect("valid");
     match run::run(&exp) {
         Err(e @ Error::Fit { .. }) => {
             let m = e.to_string();

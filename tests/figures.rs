@@ -1,9 +1,13 @@
 //! The figure pipeline end to end: a small experiment → every expected file, decodable, of the
-//! expected size, byte-identical on a second run; `check_all` names a file that went stale.
+//! expected size, byte-identical on a second run; `check_figures` names a file that went stale,
+//! and regenerating removes only files its manifest lists.
 
 use std::path::{Path, PathBuf};
 
-use forward_backward_kl::figures::{self, Output, Style, shown_iterations};
+use forward_backward_kl::app::output::OutputFile;
+use forward_backward_kl::app::{self, output};
+use forward_backward_kl::engine;
+use forward_backward_kl::figures::{self, Style, shown_iterations};
 use image::AnimationDecoder;
 
 const SMALL: &str = r#"
@@ -46,10 +50,20 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn produce(dir: &Path) -> Vec<Output> {
+/// The figures of the experiment `SMALL`, written to `dir/tiny.toml`, as output files.
+fn produce(dir: &Path) -> Vec<OutputFile> {
     let file = dir.join("tiny.toml");
     std::fs::write(&file, SMALL).expect("write the experiment");
-    figures::all_figures(&[file], Style::default(), false, |_| {}).expect("the pipeline runs")
+    let exp = app::load(&file).expect("a valid experiment");
+    let run = engine::run(&exp).expect("the fit runs");
+    figures::run_figures(&run, Style::default())
+        .expect("the pipeline runs")
+        .into_iter()
+        .map(|o| OutputFile {
+            name: o.name,
+            bytes: o.bytes,
+        })
+        .collect()
 }
 
 #[test]
@@ -57,7 +71,7 @@ fn pipeline_writes_every_figure_decodable_and_reproducible() {
     let dir = scratch("figures-pipeline");
     let outputs = produce(&dir);
     let out = dir.join("figures");
-    figures::write_all(&out, &outputs).expect("write");
+    output::write_generated(&out, &outputs).expect("write");
 
     // name → (width, height, frames): 6 × 6 in and a 3 × 2 grid of 3 in panels at 72 dpi.
     let expected: [(&str, u32, u32, usize); 6] = [
@@ -90,30 +104,46 @@ fn pipeline_writes_every_figure_decodable_and_reproducible() {
             assert_eq!((img.width(), img.height()), (*w, *h), "{name}");
         }
     }
-    assert!(!out.read_dir().expect("list").any(|e| {
-        e.expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .contains(".tmp")
-    }));
+    for folder in [&out, &dir] {
+        assert!(!folder.read_dir().expect("list").any(|e| {
+            let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+            name.contains(".tmp") || name.contains(".fbkl-")
+        }));
+    }
 
     // A second run gives the same bytes, and the folder checks clean.
     let again = produce(&dir);
     assert_eq!(outputs, again, "figures are byte-identical from run to run");
-    assert!(figures::check_all(&out, &again).expect("check").is_empty());
+    assert!(app::check_figures(&out, &again).expect("check").is_empty());
 
-    // A changed file and a file nobody produces are both named.
+    // A changed file and a file generated before that nobody produces now are both named (and
+    // the manifest, which still lists it); a file someone else put there is not.
     std::fs::write(out.join("tiny_samples.png"), b"not a png").expect("overwrite");
-    std::fs::write(out.join("leftover.png"), b"old").expect("leftover");
-    let stale = figures::check_all(&out, &again).expect("check");
+    let mut before = again.clone();
+    before.push(OutputFile {
+        name: "leftover.png".into(),
+        bytes: b"old".to_vec(),
+    });
+    output::write_generated(&out, &before).expect("an older generation");
+    std::fs::write(out.join("tiny_samples.png"), b"not a png").expect("overwrite");
+    std::fs::write(out.join("foreign.txt"), b"mine").expect("a foreign file");
+    let stale = app::check_figures(&out, &again).expect("check");
     let stale: Vec<String> = stale
         .iter()
         .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
         .collect();
-    assert_eq!(stale, ["tiny_samples.png", "leftover.png"]);
-    // Writing again repairs the first and removes the second.
-    figures::write_all(&out, &again).expect("rewrite");
-    assert!(figures::check_all(&out, &again).expect("check").is_empty());
+    assert_eq!(
+        stale,
+        ["tiny_samples.png", "leftover.png", output::MANIFEST]
+    );
+    // Writing again repairs the first and removes the second; the foreign file stays.
+    output::write_generated(&out, &again).expect("rewrite");
+    assert!(app::check_figures(&out, &again).expect("check").is_empty());
+    assert!(!out.join("leftover.png").exists());
+    assert_eq!(
+        std::fs::read(out.join("foreign.txt")).expect("kept"),
+        b"mine"
+    );
 }
 
 #[test]
@@ -130,12 +160,13 @@ fn grid_panels_show_consecutive_iterations_when_they_fit() {
 fn the_committed_figures_are_what_the_experiments_produce() {
     // What `cargo xtask figures --check` checks, for the notebook's three experiments.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let files = figures::experiment_files(&root.join("experiments")).expect("experiments/");
+    let files = app::experiment_files(&root.join("experiments")).expect("experiments/");
     assert!(
         files.len() >= 3,
         "the notebook's three experiments are there"
     );
-    let outputs = figures::all_figures(&files, Style::default(), false, |_| {}).expect("run");
+    let outputs =
+        app::all_figures(&root.join("experiments"), Style::default(), |_, _, _| {}).expect("run");
     for name in [
         "gaussian_target.png",
         "gaussian_samples.png",

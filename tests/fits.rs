@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use forward_backward_kl::app::input::Fs;
 use forward_backward_kl::config::{self, Experiment};
-use forward_backward_kl::run::{self, Run};
+use forward_backward_kl::engine::{self as run, Run};
 use kl_dist::{LogDensity, Mixture, Mvn};
 use serde_json::Value;
 
@@ -17,7 +18,7 @@ fn floats(v: &Value) -> Vec<f64> {
 }
 
 fn parse(text: &str) -> Experiment {
-    config::parse(text, Path::new("fits-test.toml")).expect("a valid experiment")
+    config::parse(text, Path::new("fits-test.toml"), &Fs).expect("a valid experiment")
 }
 
 fn fit(text: &str) -> Run {
@@ -69,7 +70,7 @@ fn gaussian_forward_reproduces_the_notebook() {
     let fixture: Value = serde_json::from_str(include_str!("data/gaussian_forward_kl.json"))
         .expect("the fixture parses");
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/gaussian-forward.toml");
-    let exp = config::load(&file).expect("the experiment file is valid");
+    let exp = config::load(&file, &Fs).expect("the experiment file is valid");
     let r = run::run(&exp).expect("the notebook's fit runs");
     let states = fixture["states"].as_array().expect("states");
     assert_eq!(r.trace.iterations.len(), states.len());
@@ -211,9 +212,10 @@ fn forward_kl_on_the_mixture_reaches_the_moment_matched_gaussian() {
         mm.covariance()
     );
     // D(p‖q) (the trace's quadrature) is at its minimum, D(p‖moment-matched), up to that error.
-    let best = forward_backward_kl::exact_kl::ExactKl::new(kl_dist::AnyDensity::Mixture(p), 0)
-        .eval(&mm)
-        .0;
+    let best =
+        forward_backward_kl::engine::exact_kl::ExactKl::new(kl_dist::AnyDensity::Mixture(p), 0)
+            .eval(&mm)
+            .0;
     let kl = r
         .trace
         .iterations

@@ -11,93 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A small valid experiment: the notebook's mixture, reverse KL, a few SGD steps, tiny figures.
-const BASE: &str = r#"name = "cli-test"
-seed = 3
-
-[target]
-kind = "mixture"
-weights = [0.8, 0.2]
-components = [
-  { mean = [0.5, -0.7], cov = [[1.0, 1.0], [1.0, 2.0]] },
-  { mean = [-2.5, 2.5], cov = [[0.5, 0.1], [0.1, 0.5]] },
-]
-
-[init]
-mean = [0.0, 0.0]
-raw = [[1.0, 0.0], [0.0, 1.0]]
-
-[objective]
-kind = "reverse-kl"
-n_samples = 50
-estimator = "stl"
-
-[optimizer]
-kind = "sgd"
-learning_rate = 0.1
-n_iters = 3
-
-[plot]
-grid = 16
-rows = 1
-cols = 2
-"#;
-
-/// The same with a Gaussian target.
-const GAUSS: &str = r#"name = "cli-gauss"
-seed = 5
-
-[target]
-kind = "mvn"
-mean = [1.0, -1.0]
-cov = [[1.0, 0.3], [0.3, 0.5]]
-
-[init]
-mean = [0.0, 0.0]
-raw = [[1.0, 0.0], [0.0, 1.0]]
-
-[objective]
-kind = "forward-kl-exact"
-n_samples = 20
-
-[optimizer]
-kind = "adam"
-learning_rate = 0.05
-n_iters = 4
-
-[plot]
-grid = 16
-rows = 1
-cols = 2
-"#;
-
-/// A samples target read from `data.csv` next to the experiment file.
-const SAMPLES: &str = r#"name = "cli-samples"
-seed = 1
-
-[target]
-kind = "samples"
-path = "data.csv"
-
-[init]
-mean = [0.0, 0.0]
-raw = [[1.0, 0.0], [0.0, 1.0]]
-
-[objective]
-kind = "forward-kl-samples"
-
-[optimizer]
-kind = "sgd"
-learning_rate = 0.1
-n_iters = 2
-
-[plot]
-grid = 16
-rows = 1
-cols = 2
-"#;
-
-const GOOD_CSV: &str = "x,y\n0.1,0.2\n-0.3,0.4\n1.0,-1.0\n";
+use kl_testkit::experiment::{
+    GAUSS_2D as GAUSS, GOOD_CSV, MIXTURE_2D as BASE, SAMPLES_2D as SAMPLES, at, edit,
+};
+use kl_testkit::tree::{files_under, tree};
 
 /// A unique scratch folder, removed on drop.
 struct Scratch(PathBuf);
@@ -133,6 +50,18 @@ fn xtask(args: &[&std::ffi::OsStr]) -> Output {
         .expect("run the xtask binary")
 }
 
+/// `xtask args…` under `ulimit -v` (2 GiB, no core file): input that should be refused but is
+/// not fails fast instead of eating the shared machine's memory.
+fn xtask_capped(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -c 0 && ulimit -v 2097152 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("run the xtask binary")
+}
+
 fn fit(file: &Path, out: &Path) -> Output {
     xtask(&[
         "fit".as_ref(),
@@ -142,48 +71,28 @@ fn fit(file: &Path, out: &Path) -> Output {
     ])
 }
 
-/// Every file under `dir`, recursively (none if it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// `text` with `from` (which must occur) replaced by `to`.
-fn edit(text: &str, from: &str, to: &str) -> String {
-    assert!(text.contains(from), "`{from}` is not in the base file");
-    text.replacen(from, to, 1)
-}
-
-/// `line:col` (1-based) of the first occurrence of `marker` in `text`, plus `skip` characters.
-fn at(text: &str, marker: &str, skip: usize) -> String {
-    let offset = text.find(marker).expect("the marker is in the text") + skip;
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("{line}:{col}")
-}
-
 /// Checks that `fit` rejects the experiment `toml` (with `csv`, if given, as `data.csv` beside it):
 /// a non-zero exit, every string of `expect` in stderr (`{file}` stands for the experiment file's
 /// path, `{csv}` for the samples file's), a single `error:` line of message, no panic, and nothing
 /// written to the output folder.
 fn check_rejected_with(toml: &str, csv: Option<&str>, expect: &[&str]) {
+    check_rejected_args(toml, csv, &[], expect);
+}
+
+/// [`check_rejected_with`] with `extra` arguments after `fit FILE --out DIR`.
+fn check_rejected_args(toml: &str, csv: Option<&str>, extra: &[&str], expect: &[&str]) {
     let s = Scratch::new("bad");
     let file = s.write("exp.toml", toml);
     let csv_path = csv.map(|c| s.write("data.csv", c));
     let out = s.0.join("out");
-    let o = fit(&file, &out);
+    let mut args = vec![
+        "fit".as_ref(),
+        file.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    let o = xtask_capped(&args);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "accepted:\n{toml}\nstderr: {stderr}");
     assert!(!stderr.contains("panicked"), "panicked: {stderr}");
@@ -254,7 +163,7 @@ fn bad_toml_is_rejected_naming_file_key_line_and_column() {
     check_rejected(
         &t,
         &[&format!(
-            "{{file}}:{}: optimizer.learning_rate: invalid type",
+            "{{file}}:{}: optimizer.learning_rate: must be a number or \"auto\", got \"fast\"",
             at(&t, "\"fast\"", 0)
         )],
     );
@@ -538,11 +447,14 @@ fn bad_values_are_rejected_naming_the_key() {
         &t,
         &[
             "{file}:",
-            "init: give either `random = true` or `mean` and `raw`",
+            "init.mean: give either `random = true` or the parameters, not both",
         ],
     );
     let t = edit(BASE, "name = \"cli-test\"", "name = \"../escape\"");
-    check_rejected(&t, &["{file}:1:8: name: must be a non-empty folder name"]);
+    check_rejected(
+        &t,
+        &["{file}:1:8: name: must be a folder name of 1 to 200 letters"],
+    );
     let t = edit(BASE, "grid = 16", "grid = 4");
     check_rejected(
         &t,
@@ -552,9 +464,9 @@ fn bad_values_are_rejected_naming_the_key() {
 
 #[test]
 fn bad_samples_files_are_rejected_naming_the_csv_line() {
-    check_rejected_with(SAMPLES, None, &["{csv}: cannot read the samples file"]);
-    check_rejected_with(SAMPLES, Some(""), &["{csv}: no samples"]);
-    check_rejected_with(SAMPLES, Some("x,y\n\n"), &["{csv}: no samples"]);
+    check_rejected_with(SAMPLES, None, &["{csv}: cannot read", "No such file"]);
+    check_rejected_with(SAMPLES, Some(""), &["{csv}: no data rows"]);
+    check_rejected_with(SAMPLES, Some("x,y\n\n"), &["{csv}: no data rows"]);
     check_rejected_with(
         SAMPLES,
         Some("x,y\n0.1,0.2\n0.3,0.4,0.5\n"),
@@ -796,18 +708,796 @@ fn a_second_fit_replaces_the_trace_atomically() {
 }
 
 #[test]
-fn usage_errors_exit_non_zero() {
+fn usage_errors_exit_two() {
+    // No subcommand: clap prints the usage (with every subcommand) and exits 2.
+    let o = xtask(&[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("Usage:") && stderr.contains("fit") && stderr.contains("figures"));
     for args in [
-        &[][..],
         &["fit"][..],
         &["fot"][..],
         &["fit", "a.toml", "--out"][..],
+        &["fit", "a.toml", "--bogus"][..],
+        &["figures", "--chek"][..],
+        &["fit", "a.toml", "--scale", "0"][..],
+        &["fit", "a.toml", "--scale", "nan"][..],
+        &["figures", "--scale", "9"][..],
     ] {
         let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
         let o = xtask(&args);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success(), "{args:?}");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness (#11): what the binary does with huge, hostile or odd input.
+// ---------------------------------------------------------------------------------------------
+
+/// `xtask args…` run in `dir`.
+fn xtask_in(dir: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run the xtask binary")
+}
+
+/// The peak resident set size (KiB) of `xtask args…` and its output. The child runs under
+/// `ulimit -v` (2 GiB, no core file) and `timeout` (300 s), so a run that would eat the shared
+/// machine fails instead; the peak is GNU time's "Maximum resident set size".
+fn peak_rss_kib(args: &[&std::ffi::OsStr]) -> (u64, Output) {
+    assert!(
+        Path::new("/usr/bin/time").exists(),
+        "GNU time (/usr/bin/time) measures the child's peak RSS"
+    );
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -c 0 && ulimit -v 2097152 && exec timeout 300 /usr/bin/time -v \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("run the xtask binary under time");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let kib = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in: {stderr}"));
+    (kib, o)
+}
+
+#[test]
+fn memory_does_not_grow_with_the_number_of_iterations() {
+    let s = Scratch::new("rss");
+    let mut peaks = Vec::new();
+    for n in [20, 20_000] {
+        let file = s.write(
+            &format!("n{n}.toml"),
+            &kl_testkit::experiment::gaussian("rss", n, "grid = 16\nrows = 1\ncols = 2"),
+        );
+        let out = s.0.join(format!("out{n}"));
+        let (kib, o) = peak_rss_kib(&[
+            "fit".as_ref(),
+            file.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        eprintln!("n_iters = {n}: peak RSS {kib} KiB, status {:?}", o.status);
+        peaks.push((
+            n,
+            kib,
+            o.status.success(),
+            stderr.lines().next().map(String::from),
+        ));
+    }
+    let (small, big) = (peaks[0].1, peaks[1].1);
+    assert!(
+        peaks.iter().all(|p| p.2) && big <= small + 64 * 1024,
+        "peak RSS: 20 iterations {small} KiB, 20 000 iterations {big} KiB (allowed: + 64 MiB); \
+         runs: {peaks:?}"
+    );
+}
+
+/// `GAUSS` turned into a `random-mvn` target of dimension `dim` with a random initial model.
+fn random_mvn(dim: &str) -> String {
+    let t = edit(
+        GAUSS,
+        "mean = [1.0, -1.0]\ncov = [[1.0, 0.3], [0.3, 0.5]]",
+        &format!("dim = {dim}"),
+    );
+    let t = edit(&t, "kind = \"mvn\"", "kind = \"random-mvn\"");
+    edit(
+        &t,
+        "mean = [0.0, 0.0]\nraw = [[1.0, 0.0], [0.0, 1.0]]",
+        "random = true",
+    )
+}
+
+#[test]
+fn huge_sizes_are_refused_before_anything_is_allocated() {
+    let start = std::time::Instant::now();
+    // n_samples × d.
+    let t = edit(BASE, "n_samples = 50", "n_samples = 9000000");
+    check_rejected(
+        &t,
+        &[&format!(
+            "{{file}}:{}: objective.n_samples: 9000000 samples × 2 dimensions = 18000000 numbers: \
+             more than the limit of 10000000",
+            at(&t, "9000000", 0)
+        )],
+    );
+    let t = edit(
+        &random_mvn("512"),
+        "kind = \"forward-kl-exact\"",
+        "kind = \"forward-kl-samples\"",
+    );
+    let t = edit(&t, "n_samples = 20", "n_samples = 100000");
+    check_rejected(
+        &t,
+        &[
+            "{file}:",
+            "objective.n_samples: 100000 samples × 512 dimensions",
+            "10000000",
+        ],
+    );
+    // d too large for random-mvn.
+    let t = random_mvn("100000");
+    check_rejected(
+        &t,
+        &[&format!(
+            "{{file}}:{}: target.dim: must be between 1 and 512, got 100000",
+            at(&t, "100000", 0)
+        )],
+    );
+    // A 10 000-component mixture (a 0.7 MB file, inside the file limit).
+    let comps: String = (0..10_000)
+        .map(|i| format!("  {{ mean = [{i}.0, 0.0], cov = [[1.0, 0.0], [0.0, 1.0]] }},\n"))
+        .collect();
+    let weights = vec!["1.0"; 10_000].join(", ");
+    let t = edit(
+        BASE,
+        "weights = [0.8, 0.2]",
+        &format!("weights = [{weights}]"),
+    );
+    let t = edit(
+        &t,
+        "  { mean = [0.5, -0.7], cov = [[1.0, 1.0], [1.0, 2.0]] },\n  \
+         { mean = [-2.5, 2.5], cov = [[0.5, 0.1], [0.1, 0.5]] },\n",
+        &comps,
+    );
+    check_rejected(
+        &t,
+        &[
+            "{file}:",
+            "target.components",
+            "10000 components: more than the limit of 256",
+        ],
+    );
+    // A CSV with one huge line: 100 000 columns.
+    let wide = vec!["1.5"; 100_000].join(",");
+    check_rejected_with(
+        SAMPLES,
+        Some(&format!("0.1,0.2\n{wide}\n")),
+        &["{csv}:2: 100000 columns: more than the limit of 513"],
+    );
+    // The total work: 10⁶ iterations of 5·10⁶ draws of a 2-component mixture.
+    let t = edit(BASE, "n_samples = 50", "n_samples = 5000000");
+    let t = edit(&t, "n_iters = 3", "n_iters = 1000000");
+    check_rejected(
+        &t,
+        &[
+            &format!(
+                "{{file}}:{}: optimizer.n_iters: the fit would take about",
+                at(&t, "1000000\n", 0)
+            ),
+            "more than the limit of 1e13",
+        ],
+    );
+    // The work of one step: 200 000 draws of a 256-component mixture in d = 16 (n·K·d² ≈ 1.3e10;
+    // n·d and K are within their own limits).
+    let (d, k) = (16, 256);
+    let cov: Vec<String> = (0..d)
+        .map(|i| {
+            let row: Vec<&str> = (0..d).map(|j| if i == j { "1.0" } else { "0.0" }).collect();
+            format!("[{}]", row.join(", "))
+        })
+        .collect();
+    let comps: String = (0..k)
+        .map(|c| {
+            let mut mean = vec!["0.0".to_string(); d];
+            mean[0] = format!("{c}.0");
+            format!(
+                "  {{ mean = [{}], cov = [{}] }},\n",
+                mean.join(", "),
+                cov.join(", ")
+            )
+        })
+        .collect();
+    let t = format!(
+        "name = \"wide\"\nseed = 1\n[target]\nkind = \"mixture\"\nweights = [{}]\n\
+         components = [\n{comps}]\n[init]\nrandom = true\n[objective]\nkind = \"reverse-kl\"\n\
+         n_samples = 200000\n[optimizer]\nkind = \"adam\"\nlearning_rate = 0.05\nn_iters = 4\n",
+        vec!["0.00390625"; k].join(", ")
+    );
+    check_rejected(
+        &t,
+        &[
+            "{file}:",
+            "objective: one step would take about 1.3e10",
+            "more than the limit of 1e10",
+        ],
+    );
+    let elapsed = start.elapsed().as_secs_f64();
+    assert!(
+        elapsed < 30.0,
+        "refusals took {elapsed:.1} s: something ran"
+    );
+}
+
+#[test]
+fn a_huge_canvas_is_refused_naming_scale_and_panels() {
+    // 20 × 20 panels of 3 in at 72 dpi × 8: a 34 560 px square, beyond the side limit.
+    let t = edit(BASE, "rows = 1\ncols = 2", "rows = 20\ncols = 20");
+    check_rejected_args(
+        &t,
+        None,
+        &["--scale", "8"],
+        &[
+            "{file}: plot.rows, plot.cols: ",
+            "20 × 20 panels at --scale 8",
+            "use fewer panels or a smaller --scale",
+        ],
+    );
+    // At × 7.5: a 32 400 px square (within the side limit), 4.2 GB of RGBA.
+    let t = edit(BASE, "rows = 1\ncols = 2", "rows = 20\ncols = 20");
+    check_rejected_args(
+        &t,
+        None,
+        &["--scale", "7.5"],
+        &[
+            "{file}: plot.rows, plot.cols: ",
+            "20 × 20 panels at --scale 7.5",
+        ],
+    );
+    // Within the limits, a figure of many panels is fine.
+    let t = edit(BASE, "rows = 1\ncols = 2", "rows = 2\ncols = 3");
+    let s = Scratch::new("canvas-ok");
+    let file = s.write("exp.toml", &t);
+    assert!(fit(&file, &s.0.join("out")).status.success());
+}
+
+#[test]
+fn non_utf8_paths_are_errors_or_work_but_never_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new("utf8");
+    // A missing FILE with a non-UTF-8 name: an error naming it (lossily), exit 1.
+    let mut bad = s.0.as_os_str().as_bytes().to_vec();
+    bad.extend_from_slice(b"/\xff\xfe.toml");
+    let bad = std::ffi::OsStr::from_bytes(&bad);
+    let o = xtask(&[
+        "fit".as_ref(),
+        bad,
+        "--out".as_ref(),
+        s.0.join("out").as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    // An existing FILE with a non-UTF-8 name, and a non-UTF-8 --out: Linux allows both.
+    std::fs::write(Path::new(bad), GAUSS).expect("write a non-UTF-8 file name");
+    let mut out = s.0.as_os_str().as_bytes().to_vec();
+    out.extend_from_slice(b"/out\xff");
+    let out = std::ffi::OsStr::from_bytes(&out);
+    let o = xtask(&["fit".as_ref(), bad, "--out".as_ref(), out]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(Path::new(out).join("cli-gauss/trace.json").is_file());
+}
+
+/// The experiment `GAUSS` in a fresh scratch folder: (scratch, file, out).
+fn gauss_setup(tag: &str) -> (Scratch, PathBuf, PathBuf) {
+    let s = Scratch::new(tag);
+    let file = s.write("exp.toml", GAUSS);
+    let out = s.0.join("out");
+    (s, file, out)
+}
+
+#[test]
+fn planted_symlinks_are_never_followed() {
+    let (s, file, out) = gauss_setup("symlink");
+    let victim_dir = s.0.join("victim");
+    std::fs::create_dir_all(&victim_dir).expect("victim folder");
+    let victim = victim_dir.join("precious.txt");
+    std::fs::write(&victim, "precious").expect("victim file");
+    assert!(fit(&file, &out).status.success());
+    let dest = out.join("cli-gauss");
+    // Every temporary name a planter can know: the old predictable names
+    // (`.trace.json.tmp<pid>` for the next 2000 pids, inside the folder) and this folder's
+    // temporary prefix with dead, live and our own pids, beside it. tempfile's random suffix
+    // makes the real names unknowable.
+    let me = std::process::id();
+    for pid in me..me + 2000 {
+        for name in [
+            format!(".trace.json.tmp{pid}"),
+            format!("trace.json.tmp{pid}"),
+        ] {
+            std::os::unix::fs::symlink(&victim, dest.join(name)).expect("plant inside");
+        }
+    }
+    for pid in me..me + 200 {
+        let name = format!(".trace.json.tmp{pid}");
+        std::os::unix::fs::symlink(&victim, out.join(name)).expect("plant beside");
+    }
+    for name in [
+        ".cli-gauss.fbkl-".to_string(),
+        ".cli-gauss.fbkl-999999-abc".to_string(),
+        format!(".cli-gauss.fbkl-{me}-abc"),
+        ".cli-gauss.fbkl-1-x".to_string(),
+    ] {
+        // Beside the folder (where the temporary folders go) and, inside out, in it.
+        for at in [&out, &dest] {
+            std::os::unix::fs::symlink(&victim, at.join(&name)).expect("plant (file)");
+            std::os::unix::fs::symlink(&victim_dir, at.join(format!("{name}d")))
+                .expect("plant (folder)");
+        }
+    }
+    let o = fit(&file, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious"
+    );
+    assert_eq!(
+        tree(&victim_dir).len(),
+        1,
+        "nothing was written into the victim folder"
+    );
+    // The new folder holds exactly the run's files: the planted links went with the old one,
+    // and no old-style temporary name was used.
+    let names: Vec<String> = std::fs::read_dir(&dest)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains(".tmp")),
+        "old temporary names: {names:?}"
+    );
+    assert!(names.contains(&"trace.json".to_string()), "{names:?}");
+}
+
+#[test]
+fn a_symlink_at_the_output_folder_is_replaced_not_followed() {
+    // Decided: `out/<name>` is an entry of `out`; a symlink there is replaced by the new folder,
+    // and what it pointed to is untouched.
+    let (s, file, out) = gauss_setup("symlink-dest");
+    let victim_dir = s.0.join("victim");
+    std::fs::create_dir_all(&victim_dir).expect("victim folder");
+    std::fs::write(victim_dir.join("trace.json"), "precious").expect("victim file");
+    std::fs::create_dir_all(&out).expect("out");
+    std::os::unix::fs::symlink(&victim_dir, out.join("cli-gauss")).expect("plant");
+    let before = tree(&victim_dir);
+    let o = fit(&file, &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(tree(&victim_dir), before, "the victim folder changed");
+    assert!(o.status.success(), "a symlink to a folder: {stderr}");
+    let meta = std::fs::symlink_metadata(out.join("cli-gauss")).expect("the folder");
+    assert!(meta.is_dir(), "out/cli-gauss is a real folder now");
+    // The same with a symlink to a file.
+    let victim = s.0.join("victim.txt");
+    std::fs::write(&victim, "precious").expect("victim file");
+    std::fs::remove_dir_all(out.join("cli-gauss")).expect("clean");
+    std::os::unix::fs::symlink(&victim, out.join("cli-gauss")).expect("plant");
+    let o = fit(&file, &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious"
+    );
+    assert!(o.status.success(), "a symlink to a file: {stderr}");
+    assert!(
+        std::fs::symlink_metadata(out.join("cli-gauss"))
+            .expect("folder")
+            .is_dir()
+    );
+}
+
+/// Runs `args` (with `{file}` and `{out}` substituted) in the scratch folder after a good fit
+/// of `GAUSS` into `out` and after writing `toml` as the experiment, and checks that it fails
+/// with each of `expect` in its one `error:` line, leaving the whole scratch folder — every
+/// entry and its bytes — exactly as it was.
+fn check_leaves_everything(tag: &str, toml: &str, args: &[&str], code: i32, expect: &[&str]) {
+    let (s, file, out) = gauss_setup(tag);
+    assert!(fit(&file, &out).status.success());
+    std::fs::write(&file, toml).expect("the new experiment");
+    let before = tree(&s.0);
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            a.replace("{file}", &file.display().to_string())
+                .replace("{out}", &out.display().to_string())
+        })
+        .collect();
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let o = xtask_in(&s.0, &args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    if code == 1 {
+        assert!(stderr.trim_end().lines().count() == 1, "{stderr}");
+    }
+    for e in expect {
+        assert!(stderr.contains(e), "expected `{e}` in: {stderr}");
+    }
+    assert!(
+        tree(&s.0) == before,
+        "{args:?} changed the folder: {stderr}"
+    );
+}
+
+#[test]
+fn a_failure_leaves_the_output_folder_exactly_as_it_was() {
+    let long = "n".repeat(250);
+    let t = edit(GAUSS, "name = \"cli-gauss\"", &format!("name = \"{long}\""));
+    check_leaves_everything(
+        "long-name",
+        &t,
+        &["fit", "{file}", "--out", "{out}"],
+        1,
+        &["name: must be a folder name of 1 to 200"],
+    );
+    // `--out ""` is a usage error of the command line (clap: a value is required).
+    check_leaves_everything(
+        "empty-out",
+        GAUSS,
+        &["fit", "{file}", "--out", ""],
+        2,
+        &["--out"],
+    );
+    // A path beyond PATH_MAX: refused by its length before the fit.
+    let deep = format!("{{out}}/{}", vec!["d".repeat(200); 25].join("/"));
+    check_leaves_everything(
+        "deep-out",
+        GAUSS,
+        &["fit", "{file}", "--out", &deep],
+        1,
+        &["more than the platform's 4096"],
+    );
+    // A failure in the fit itself, after the old folder exists.
+    let t = edit(GAUSS, "learning_rate = 0.05", "learning_rate = 1e6");
+    let t = edit(&t, "kind = \"adam\"", "kind = \"sgd\"");
+    check_leaves_everything(
+        "diverge",
+        &t,
+        &["fit", "{file}", "--out", "{out}"],
+        1,
+        &["experiment cli-gauss", "lower optimizer.learning_rate"],
+    );
+    // A read-only output folder: only meaningful where permissions bind (not as root).
+    let (s, file, out) = gauss_setup("read-only");
+    assert!(fit(&file, &out).status.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let probe = out.join("probe");
+    if std::fs::write(&probe, "x").is_ok() {
+        // Root ignores the mode; the cases above cover a failure after the folder exists.
+        let _ = std::fs::remove_file(&probe);
+    } else {
+        let before = tree(&s.0);
+        let o = fit(&file, &out);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
+        assert!(tree(&s.0) == before, "{stderr}");
+    }
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+}
+
+#[test]
+fn a_regular_file_at_the_output_folder_is_refused_after_the_fit_and_kept() {
+    // Not a folder this program wrote: the fit runs, the write fails, and everything — the file,
+    // the parent, no temporary folder left — is as it was.
+    let (s, file, out) = gauss_setup("file-dest");
+    std::fs::create_dir_all(&out).expect("out");
+    std::fs::write(out.join("cli-gauss"), "mine").expect("a file where the folder goes");
+    let before = tree(&s.0);
+    let o = fit(&file, &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr.contains(&out.join("cli-gauss").display().to_string()),
+        "{stderr}"
+    );
+    assert!(tree(&s.0) == before, "the folder changed: {stderr}");
+}
+
+#[test]
+fn stale_temporary_folders_of_dead_runs_are_removed_live_ones_kept() {
+    let (_s, file, out) = gauss_setup("stale");
+    assert!(
+        !Path::new("/proc/999999").exists(),
+        "pid 999999 must not run for this test"
+    );
+    let dead = out.join(".cli-gauss.fbkl-999999-abc");
+    let live = out.join(".cli-gauss.fbkl-1-abc");
+    let other = out.join(".other.fbkl-999999-abc");
+    for d in [&dead, &live, &other] {
+        std::fs::create_dir_all(d).expect("a leftover folder");
+        std::fs::write(d.join("trace.json"), "{}").expect("a leftover file");
+    }
+    let o = fit(&file, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!dead.exists(), "a dead run's folder is removed");
+    assert!(
+        live.join("trace.json").exists(),
+        "a live run's folder is kept"
+    );
+    assert!(
+        other.join("trace.json").exists(),
+        "another output's folder is not ours"
+    );
+}
+
+/// Runs `fit` with a deadline: a child that has not exited after `secs` is killed and the test
+/// fails (a FIFO would block a reader forever, `/dev/zero` never ends).
+fn fit_within(file: &Path, out: &Path, secs: u64) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "fit".as_ref(),
+            file.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed().as_secs() >= secs {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`fit {}` did not finish in {secs} s", file.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn fifos_devices_and_oversized_files_are_refused_quickly() {
+    let s = Scratch::new("special");
+    let fifo = s.0.join("fifo.toml");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    let out = s.0.join("out");
+    for file in [fifo.as_path(), Path::new("/dev/zero"), s.0.as_path()] {
+        let o = fit_within(file, &out, 10);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&file.display().to_string()) && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+    }
+    // As the samples file.
+    for csv in [fifo.display().to_string(), "/dev/zero".to_string()] {
+        let file = s.write(
+            "samples.toml",
+            &edit(SAMPLES, "path = \"data.csv\"", &format!("path = \"{csv}\"")),
+        );
+        let o = fit_within(&file, &out, 10);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&csv) && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+    }
+    // Over the size limit (1 MiB): refused with the limit, before it is read.
+    let big = format!("{GAUSS}\n# {}\n", "x".repeat(1 << 20));
+    let file = s.write("big.toml", &big);
+    let o = fit_within(&file, &out, 10);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("more than the limit of 1048576"),
+        "{stderr}"
+    );
+    assert!(files_under(&out).is_empty());
+}
+
+#[test]
+fn a_parse_error_quotes_only_a_short_prefix() {
+    let huge_name = edit(
+        BASE,
+        "name = \"cli-test\"",
+        &format!("name = \"{}\"", "y".repeat(1_000_000)),
+    );
+    let unterminated = edit(
+        BASE,
+        "seed = 3",
+        &format!("seed = \"{}", "z".repeat(100_000)),
+    );
+    let huge_seed = edit(
+        BASE,
+        "seed = 3",
+        &format!("seed = \"{}\"", "9".repeat(100_000)),
+    );
+    let long_field = format!("x,y\n0.1,{}\n", "q".repeat(10_000));
+    check_rejected(&huge_name, &["{file}:1:8: name: must be a folder name"]);
+    check_rejected(&unterminated, &["{file}:2:"]);
+    check_rejected(&huge_seed, &["{file}:2:8: seed: \"999"]);
+    check_rejected_with(SAMPLES, Some(&long_field), &["{csv}:2: field 2 is \"qqq"]);
+    for (toml, csv) in [
+        (huge_name.as_str(), None),
+        (unterminated.as_str(), None),
+        (huge_seed.as_str(), None),
+        (SAMPLES, Some(long_field.as_str())),
+    ] {
+        let s = Scratch::new("quote");
+        let file = s.write("exp.toml", toml);
+        if let Some(c) = csv {
+            s.write("data.csv", c);
+        }
+        let o = fit(&file, &s.0.join("out"));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let message = stderr.replace(&s.0.display().to_string(), "");
+        assert!(
+            message.chars().count() < 300,
+            "{} characters: {}…",
+            message.chars().count(),
+            message.chars().take(400).collect::<String>()
+        );
+    }
+}
+
+/// A test tree for `figures`: `experiments/` holding `files` (name, text), and `figures/`.
+fn figures_tree(tag: &str, files: &[(&str, &str)]) -> (Scratch, PathBuf, PathBuf) {
+    let s = Scratch::new(tag);
+    let exps = s.0.join("experiments");
+    std::fs::create_dir_all(&exps).expect("experiments/");
+    for (name, text) in files {
+        std::fs::write(exps.join(name), text).expect("an experiment");
+    }
+    let figs = s.0.join("figures");
+    (s, exps, figs)
+}
+
+fn figures_cmd(exps: &Path, figs: &Path, check: bool) -> Output {
+    let mut args = vec![
+        "figures".as_ref(),
+        "--experiments".as_ref(),
+        exps.as_os_str(),
+        "--out".as_ref(),
+        figs.as_os_str(),
+    ];
+    if check {
+        args.push("--check".as_ref());
+    }
+    xtask(&args)
+}
+
+#[test]
+fn figures_keeps_foreign_files_and_names_its_folder() {
+    let (_s, exps, figs) = figures_tree("figures", &[("g.toml", GAUSS)]);
+    std::fs::create_dir_all(&figs).expect("figures/");
+    std::fs::write(figs.join("README.txt"), "mine").expect("a foreign file");
+    let o = figures_cmd(&exps, &figs, false);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("regenerating {}", figs.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(figs.join("README.txt")).expect("kept"),
+        "mine"
+    );
+    assert!(figs.join("cli_gauss_kl.png").is_file());
+    let o = figures_cmd(&exps, &figs, true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The experiment renamed: its old figures go, the foreign file stays.
+    std::fs::write(
+        exps.join("g.toml"),
+        edit(GAUSS, "name = \"cli-gauss\"", "name = \"g2\""),
+    )
+    .expect("renamed");
+    let o = figures_cmd(&exps, &figs, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!figs.join("cli_gauss_kl.png").exists());
+    assert!(figs.join("g2_kl.png").is_file());
+    assert_eq!(
+        std::fs::read_to_string(figs.join("README.txt")).expect("kept"),
+        "mine"
+    );
+}
+
+#[test]
+fn two_experiments_with_one_name_get_one_message_naming_both_files() {
+    let (_s, exps, figs) = figures_tree("dup", &[("a.toml", GAUSS), ("b.toml", GAUSS)]);
+    let o = figures_cmd(&exps, &figs, false);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    let e = errors[0];
+    for f in ["a.toml", "b.toml"] {
+        assert!(e.contains(&exps.join(f).display().to_string()), "{e}");
+    }
+    assert!(
+        e.contains("name = \"cli-gauss\"") && !e.contains("plot.prefix"),
+        "{e}"
+    );
+    assert!(!figs.exists(), "nothing written");
+}
+
+#[test]
+fn help_and_version() {
+    for (args, flags) in [
+        (&["--help"][..], &["fit", "figures", "--version"][..]),
+        (&["help"][..], &["fit", "figures"][..]),
+        (&["fit", "--help"][..], &["--out", "--scale", "<FILE>"][..]),
+        (&["help", "fit"][..], &["--out", "--scale"][..]),
+        (
+            &["figures", "--help"][..],
+            &["--check", "--scale", "--experiments", "--out"][..],
+        ),
+        (&["help", "figures"][..], &["--check", "--experiments"][..]),
+    ] {
+        let a: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        let o = xtask(&a);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{args:?}");
+        for f in flags {
+            assert!(stdout.contains(f), "{args:?}: `{f}` not in {stdout}");
+        }
+    }
+    for v in ["--version", "-V"] {
+        let o = xtask(&[v.as_ref()]);
+        assert!(o.status.success());
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains(env!("CARGO_PKG_VERSION")), "{stdout}");
+    }
+}
+
+#[test]
+fn non_finite_fits_say_which_way_to_go() {
+    for (lr, objective) in [
+        ("1e6", "kind = \"forward-kl-exact\"\nn_samples = 20"),
+        ("1e3", "kind = \"reverse-kl-exact\""),
+    ] {
+        let t = edit(
+            GAUSS,
+            "learning_rate = 0.05",
+            &format!("learning_rate = {lr}"),
+        );
+        let t = edit(&t, "kind = \"adam\"", "kind = \"sgd\"");
+        let t = edit(&t, "kind = \"forward-kl-exact\"\nn_samples = 20", objective);
+        check_rejected(
+            &t,
+            &[
+                "error: experiment cli-gauss ({file}): iteration ",
+                "lower optimizer.learning_rate",
+            ],
+        );
     }
 }

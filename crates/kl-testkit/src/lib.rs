@@ -1,7 +1,9 @@
 //! Test support for the `forward-backward-kl` workspace (`publish = false`, a dev-dependency only):
 //! the one finite-difference gradient check, proptest configuration with committed regressions,
 //! proptest generators of well-conditioned targets and model parameters, the quadratic test
-//! problem of the optimizer tests, scratch directories and closeness assertions.
+//! problem of the optimizer tests, scratch directories and closeness assertions; for the root
+//! package's tests, small experiment files as text ([`experiment`]) and folder snapshots
+//! ([`tree`]).
 //!
 //! # Invariants
 //! - Nothing here is used by a library at run time; every crate's tests take their shared
@@ -14,6 +16,8 @@ use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 
 #[cfg(feature = "dist")]
 mod dist;
+pub mod experiment;
+pub mod tree;
 #[cfg(feature = "dist")]
 pub use dist::{mixture, mvn};
 
