@@ -190,9 +190,9 @@ fn overflowing_plot_limits_are_refused() {
 }
 
 #[test]
-fn a_random_mvn_target_of_dimension_20_can_be_built() {
-    // The notebook's random Gaussian (a lower-triangular factor of N(0, 1) entries) in d = 20:
-    // refused today as singular, see the report.
+fn a_random_mvn_target_beyond_its_conditioning_limit_is_refused_naming_the_key() {
+    // The notebook's random Gaussian (a lower-triangular factor of N(0, 1) entries) is numerically
+    // singular for many seeds in d = 20: refused up front, located, with the way out.
     let t = edit(
         GAUSS_2D,
         "kind = \"mvn\"\nmean = [1.0, -1.0]\ncov = [[1.0, 0.3], [0.3, 0.5]]",
@@ -203,13 +203,16 @@ fn a_random_mvn_target_of_dimension_20_can_be_built() {
         "mean = [0.0, 0.0]\nraw = [[1.0, 0.0], [0.0, 1.0]]",
         "random = true",
     );
-    let exp = parse(&t).expect("valid");
-    let run = engine::run(&exp);
-    assert!(
-        run.is_ok(),
-        "{:?}",
-        run.err().map(|e| forward_backward_kl::report(&e))
-    );
+    match parse(&t) {
+        Err(e @ Error::Config { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.contains("target.dim") && m.contains("kind = \"mvn\""),
+                "{m}"
+            );
+        }
+        other => panic!("expected a located refusal, got {other:?}"),
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use forward_backward_kl::config::{self, Files};
+use forward_backward_kl::config;
 use forward_backward_kl::engine::{self, Run};
 use forward_backward_kl::{Error, FitError};
 use kl_dist::{AnyDensity, LogDensity, Mvn, Sample};
@@ -47,7 +47,10 @@ fn a_learning_rate_of_a_million_is_an_error_naming_iteration_1() {
     }
     let message = e.to_string();
     assert!(message.contains("iteration 1"), "{message}");
-    assert!(message.contains("lower optimizer.learning_rate"), "{message}");
+    assert!(
+        message.contains("lower optimizer.learning_rate"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -77,13 +80,23 @@ fn auto_fits_the_notebook_experiments_near_their_optima() {
     };
     let g = run(&auto("gaussian-forward", 400));
     let search = g.trace.learning_rate_search.as_ref().expect("a search");
-    assert!(search.candidates.iter().any(|c| c.learning_rate == search.chosen));
-    assert!(last(&g).kl_forward.expect("closed form") < 1e-6, "{:?}", last(&g));
+    assert!(
+        search
+            .candidates
+            .iter()
+            .any(|c| c.learning_rate == search.chosen)
+    );
+    assert!(
+        last(&g).kl_forward.expect("closed form") < 1e-6,
+        "{:?}",
+        last(&g)
+    );
 
     let f = run(&auto("mixture-forward", 400));
     let d = 2;
-    let (mean, cov) = kl_grad::sample_moments(&f.samples, d);
-    let best = Mvn::new(&mean, &cov).expect("the sample covariance is positive definite");
+    let moments = kl_grad::ForwardKlSamples::new(&f.samples, d).expect("the fit's samples");
+    let best = Mvn::new(moments.sample_mean(), moments.sample_covariance())
+        .expect("the sample covariance is positive definite");
     let kl = engine::exact_kl::ExactKl::new(f.target.clone().expect("a density"), 0);
     let (best_forward, _) = kl.eval(&best);
     let got = last(&f).kl_forward.expect("quadrature");
@@ -114,8 +127,10 @@ fn tol_rel_obj_stops_a_converged_fit_and_says_where() {
     assert_eq!(stopped.trace.iterations.len(), at + 1);
     assert!(c.rule.is_some());
     // A tolerance no fit reaches: n_iters is the maximum, and the trace says it never converged.
-    let never = run(&base
-        .replace("n_iters = 20000", "n_iters = 300\ntol_rel_obj = 1e-300\neval_every = 50"));
+    let never = run(&base.replace(
+        "n_iters = 20000",
+        "n_iters = 300\ntol_rel_obj = 1e-300\neval_every = 50",
+    ));
     let c = never.trace.convergence.as_ref().expect("a rule");
     assert_eq!(c.converged_at, None);
     assert_eq!(never.trace.iterations.len(), 301);
@@ -193,7 +208,10 @@ fn the_logistic_reverse_fit_beats_its_laplace_approximation_on_the_elbo() {
         panic!("a logistic regression")
     };
     let laplace = lr.laplace().expect("the MAP exists");
-    let q = r.trace.model(r.trace.iterations.len() - 1).expect("a normal");
+    let q = r
+        .trace
+        .model(r.trace.iterations.len() - 1)
+        .expect("a normal");
     let (fit, lap) = (elbo(&p, &q), elbo(&p, &laplace));
     assert!(
         fit > lap,

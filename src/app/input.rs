@@ -29,7 +29,13 @@ pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
         action,
         source,
     };
-    let meta = std::fs::metadata(path).map_err(|e| io("read the file's metadata", e))?;
+    let action = match what {
+        "experiment file" => "read the experiment file",
+        "samples file" => "read the samples file",
+        "data file" => "read the data file",
+        _ => "read the file",
+    };
+    let meta = std::fs::metadata(path).map_err(|e| io(action, e))?;
     if !meta.is_file() {
         return Err(Error::Input {
             path: path.to_path_buf(),
@@ -47,12 +53,12 @@ pub fn read_limited(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u
             ),
         });
     }
-    let file = std::fs::File::open(path).map_err(|e| io("open the file", e))?;
+    let file = std::fs::File::open(path).map_err(|e| io(action, e))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // The file may grow between the check and the read: read one byte past the limit at most.
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| io("read the file", e))?;
+        .map_err(|e| io(action, e))?;
     if bytes.len() as u64 > limit {
         return Err(Error::Input {
             path: path.to_path_buf(),

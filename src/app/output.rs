@@ -172,13 +172,35 @@ fn swap_in(tmp: tempfile::TempDir, dest: &Path, parent: &Path, prefix: &str) -> 
         let _ = fs::remove_dir_all(&tmp_path);
         e
     };
+    // A symlink (or another non-folder entry) at the destination is replaced as an entry, never
+    // followed: unlinking it leaves whatever it points at alone. A regular file is the user's:
+    // refused, kept.
+    if let Ok(meta) = fs::symlink_metadata(dest) {
+        let t = meta.file_type();
+        if t.is_file() {
+            return Err(cleanup(Error::Usage {
+                message: format!(
+                    "{}: a file is in the way of the output folder; move it or choose another --out",
+                    dest.display()
+                ),
+            }));
+        }
+        if !t.is_dir() {
+            fs::remove_file(dest)
+                .map_err(io(dest, "remove the link in the way of the output folder"))
+                .map_err(cleanup)?;
+        }
+    }
     for _ in 0..16 {
         match fs::rename(&tmp_path, dest) {
             Ok(()) => {
                 let _ = sync_dir(parent);
                 return Ok(());
             }
-            Err(e) if dest.exists() || e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+            Err(e)
+                if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir())
+                    || e.kind() == std::io::ErrorKind::DirectoryNotEmpty =>
+            {
                 // Move the old folder onto a fresh empty one (rename replaces an empty folder).
                 let old = tempfile::Builder::new()
                     .prefix(prefix)

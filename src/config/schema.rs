@@ -38,6 +38,8 @@ impl<'de> Deserialize<'de> for Num {
 pub(super) enum RawSeed {
     Int(i64),
     Text(String),
+    /// A bare integer beyond i64: not TOML (whose integers are signed 64-bit), refused.
+    TooBig(u64),
 }
 
 impl<'de> Deserialize<'de> for RawSeed {
@@ -52,7 +54,10 @@ impl<'de> Deserialize<'de> for RawSeed {
                 Ok(RawSeed::Int(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSeed, E> {
-                Ok(RawSeed::Text(v.to_string()))
+                Ok(match i64::try_from(v) {
+                    Ok(i) => RawSeed::Int(i),
+                    Err(_) => RawSeed::TooBig(v),
+                })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSeed, E> {
                 Ok(RawSeed::Text(v.to_string()))

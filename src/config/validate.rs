@@ -82,6 +82,11 @@ pub(super) fn experiment(text: &str, path: &Path, files: &dyn Files) -> Result<E
     })
 }
 
+/// The largest dimension of the notebook's random Gaussian: a lower triangle of N(0, 1) entries has
+/// a condition number growing like 2ᵈ, so beyond this its covariance is numerically singular for
+/// many seeds.
+pub const MAX_RANDOM_MVN_DIM: usize = 8;
+
 /// The longest experiment name: it names a folder and, with suffixes such as `_kl_curves.png`,
 /// files — well inside the 255-byte file-name limit of every common file system.
 pub const MAX_NAME_BYTES: usize = 200;
@@ -95,6 +100,14 @@ fn seed(cx: &Ctx, s: &Spanned<RawSeed>) -> Result<u64, Error> {
                 format!("must be ≥ 0, got {v} (seeds ≥ 2⁶³ may be given as a string)"),
             )
         }),
+        RawSeed::TooBig(v) => Err(cx.at(
+            s,
+            "seed",
+            format!(
+                "{v} is beyond TOML's integers (signed 64-bit): write seeds ≥ 2⁶³ as a string, \
+                 seed = \"{v}\""
+            ),
+        )),
         RawSeed::Text(t) => t.trim().parse::<u64>().map_err(|_| {
             cx.at(
                 s,
@@ -369,12 +382,19 @@ fn target(cx: &Ctx, t: &Spanned<RawTarget>, files: &dyn Files) -> Result<TargetS
                 .map_err(|e| cx.at(weights, "target.weights", e.to_string()))
         }
         "random-mvn" => {
-            let d = dim(
-                cx,
-                need(cx, &t.dim, &t.kind, "target", "dim")?,
-                "target.dim",
-                1,
-            )?;
+            let d_key = need(cx, &t.dim, &t.kind, "target", "dim")?;
+            let d = int_in(cx, d_key, "target.dim", 1, MAX_RANDOM_MVN_DIM as i64).map_err(|_| {
+                cx.at(
+                    d_key,
+                    "target.dim",
+                    format!(
+                        "must be between 1 and {MAX_RANDOM_MVN_DIM}, got {}: the notebook's random \
+                         factor (a triangle of N(0, 1) entries) is ill-conditioned beyond that, its \
+                         covariance numerically singular; give `mean` and `cov` (kind = \"mvn\")",
+                        d_key.get_ref()
+                    ),
+                )
+            })?;
             let shift = match &t.shift {
                 Some(s) => finite(cx, s, "target.shift")?,
                 None => 0.0,
@@ -727,7 +747,7 @@ fn positive_vec(cx: &Ctx, sd: &SVec, dim: usize) -> Result<Vec<f64>, Error> {
             format!("has {} entries, expected {dim}", s.len()),
         ));
     }
-    if let Some(j) = s.iter().position(|v| !(*v > 0.0)) {
+    if let Some(j) = s.iter().position(|v| v.is_nan() || *v <= 0.0) {
         return Err(cx.at(sd, "init.sd", format!("entry {j} is {}, not > 0", s[j])));
     }
     Ok(s)

@@ -250,6 +250,10 @@ impl StanRule {
     }
 }
 
+/// Builds a fresh objective with its draws from the given RNG.
+pub(crate) type MakeObjective<'a> =
+    dyn FnMut(&mut dyn Rng) -> Result<Box<dyn Objective>, FitError> + 'a;
+
 /// Stan ADVI's step-size search: from θ₀, a short adaptation run with each candidate of
 /// [`AUTO_RATES`] in turn (its own RNG stream, so the fit's draws do not depend on it); the score
 /// is the mean loss over the run's last 10 iterations; a run that diverges, blows up or errs
@@ -257,7 +261,7 @@ impl StanRule {
 /// scores worse than the best so far after one that scored.
 pub(crate) fn search_rate(
     exp: &Experiment,
-    make_objective: &mut dyn FnMut(&mut dyn Rng) -> Result<Box<dyn Objective>, FitError>,
+    make_objective: &mut MakeObjective<'_>,
     theta0: &[f64],
     limit: f64,
     rng_seed: u64,
