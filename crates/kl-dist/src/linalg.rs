@@ -139,7 +139,8 @@ impl Cholesky {
         // NaN anywhere fails it).
         for i in 0..d {
             let lii = self.lc[i * d + i];
-            if !(lii > 0.0) || !pivot_ok(lii * lii, self.inv_diag[i], d) {
+            // A NaN lii gives a NaN square, which fails `pivot_ok`.
+            if lii <= 0.0 || !pivot_ok(lii * lii, self.inv_diag[i], d) {
                 return Err(i);
             }
         }
