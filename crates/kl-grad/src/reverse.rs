@@ -13,7 +13,7 @@ use crate::{Error, Objective};
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// Points per fixed chunk of the draws and of the reductions over points (see [`ReverseKl`]).
-pub const DRAW_CHUNK: usize = 256;
+pub(crate) const DRAW_CHUNK: usize = 256;
 
 /// Up to this dimension the push-forward and the reductions use the hand-written kernels (the
 /// d = 2 figures' arithmetic); above it faer's GEMM over fixed chunks of points.
@@ -76,7 +76,7 @@ pub enum Estimator {
 ///
 /// # Draw order (reproducibility contract)
 /// [`ReverseKl::resample_with`] takes exactly one `u64` from the caller's RNG, the step's key.
-/// The n points are cut into fixed chunks of [`DRAW_CHUNK`] points (the last may be short); chunk
+/// The n points are cut into fixed chunks of 256 points (the last may be short); chunk
 /// c draws its `m × d` standard normals, point by point, coordinate by coordinate, from its own
 /// `Pcg64::seed_from_u64(s_c)` by rand_distr's ziggurat (`StandardNormal`), where
 /// `s_c = splitmix64(key + (c + 1) · 0x9E3779B97F4A7C15)`. The chunks depend on n only, so ε —
@@ -87,7 +87,7 @@ pub enum Estimator {
 /// # Invariants
 /// - Evaluating allocates nothing: every buffer (x, log p, ∇ log p, per-chunk partial sums) is
 ///   sized at construction.
-/// - Sums over points are taken per fixed chunk of [`DRAW_CHUNK`] points and the partial sums
+/// - Sums over points are taken per fixed chunk of 256 points and the partial sums
 ///   added in chunk order (for d ≤ 8: one pass in point order).
 #[derive(Debug, Clone)]
 pub struct ReverseKl<P> {
@@ -144,7 +144,7 @@ impl<P: LogDensity> ReverseKl<P> {
     }
 
     /// Draws new ε (n × d standard normals) from one `u64` of `rng`, in fixed chunks of
-    /// [`DRAW_CHUNK`] points with a stream each, on threads when large: see the draw-order
+    /// 256 points with a stream each, on threads when large: see the draw-order
     /// contract of [`ReverseKl`].
     pub fn resample_with<R: Rng + ?Sized>(&mut self, rng: &mut R) {
         let key = rng.next_u64();
