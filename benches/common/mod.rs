@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use kl_dist::{Mixture, Mvn, linalg::gram};
+use kl_dist::{Mixture, Mvn, bench::gram};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
@@ -55,4 +55,32 @@ pub fn theta_isotropic(d: usize, s: f64) -> Vec<f64> {
         t[d + i * d + i] = s;
     }
     t
+}
+
+/// The notebook's experiments' start (experiments/mixture-reverse.toml).
+pub const THETA_2D: [f64; 6] = [
+    1.727_836_132_049_560_5,
+    2.204_556_226_730_346_7,
+    0.794_827_640_056_610_1,
+    0.976_421_117_782_592_8,
+    -1.183_427_095_413_208,
+    1.916_363_596_916_198_7,
+];
+
+/// value_and_grad + SGD, from `theta0` each time.
+pub fn step<O: kl_grad::Objective>(
+    obj: &mut O,
+    sgd: &mut kl_opt::Sgd,
+    theta0: &[f64],
+    theta: &mut [f64],
+    grad: &mut [f64],
+) -> f64 {
+    use kl_opt::Optimizer;
+    theta.copy_from_slice(theta0);
+    let v = obj
+        .value_and_grad(std::hint::black_box(theta), grad)
+        .expect("finite");
+    sgd.step(theta, grad);
+    std::hint::black_box(&theta);
+    v
 }

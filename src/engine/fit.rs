@@ -194,7 +194,9 @@ pub(crate) fn first_blowup(values: impl IntoIterator<Item = f64>) -> Option<(usi
 }
 
 /// Stan ADVI's relative-tolerance rule (`tol_rel_obj`): every `eval_every` iterations the mean
-/// loss of the window just ended is compared with the previous window's, `|Δ| / |current|`; the
+/// loss of the window just ended is compared with the previous window's, `|Δ| / max(1, |current|)`
+/// (Stan divides by `|current|`; the floor of 1 lets objectives that converge to 0, a KL, stop
+/// too); the
 /// last max(2, ⌈0.1 · n_iters / eval_every⌉) — here a fixed 10 — changes are kept, and the fit
 /// has converged when their mean or their median is below the tolerance.
 struct StanRule {
@@ -230,7 +232,7 @@ impl StanRule {
         self.window_sum = 0.0;
         self.window_len = 0;
         let previous = self.previous.replace(current)?;
-        let change = ((current - previous) / current.abs().max(f64::MIN_POSITIVE)).abs();
+        let change = ((current - previous) / current.abs().max(1.0)).abs();
         if self.changes.len() == RULE_HISTORY {
             self.changes.pop_front();
         }

@@ -618,10 +618,12 @@ fn check_fit(toml: &str, name: &str, n_iters: usize, figures: &[String]) -> Vec<
     let bytes = std::fs::read(&trace_path).expect("trace.json is written");
     let text = String::from_utf8(bytes.clone()).expect("UTF-8 JSON");
     assert!(text.contains(&format!("\"n_iters\": {n_iters},")), "{text}");
-    let numbers: Vec<usize> = text
+    // The states (the diagnostics before them name their iteration too).
+    let states = &text[text.find("\"iterations\": [").expect("the states")..];
+    let numbers: Vec<usize> = states
         .match_indices("\"iteration\": ")
         .map(|(i, m)| {
-            text[i + m.len()..]
+            states[i + m.len()..]
                 .split(|c: char| !c.is_ascii_digit())
                 .next()
                 .and_then(|k| k.parse().ok())
@@ -834,8 +836,13 @@ fn huge_sizes_are_refused_before_anything_is_allocated() {
             at(&t, "9000000", 0)
         )],
     );
+    // A funnel of the largest dimension (random-mvn stops at d = 8).
     let t = edit(
-        &random_mvn("512"),
+        &edit(
+            &random_mvn("512"),
+            "kind = \"random-mvn\"",
+            "kind = \"funnel\"",
+        ),
         "kind = \"forward-kl-exact\"",
         "kind = \"forward-kl-samples\"",
     );
@@ -848,12 +855,24 @@ fn huge_sizes_are_refused_before_anything_is_allocated() {
             "10000000",
         ],
     );
-    // d too large for random-mvn.
+    // d too large for random-mvn, and for any target.
     let t = random_mvn("100000");
     check_rejected(
         &t,
         &[&format!(
-            "{{file}}:{}: target.dim: must be between 1 and 512, got 100000",
+            "{{file}}:{}: target.dim: must be between 1 and 8, got 100000",
+            at(&t, "100000", 0)
+        )],
+    );
+    let t = edit(
+        &random_mvn("100000"),
+        "kind = \"random-mvn\"",
+        "kind = \"funnel\"",
+    );
+    check_rejected(
+        &t,
+        &[&format!(
+            "{{file}}:{}: target.dim: must be between 2 and 512, got 100000",
             at(&t, "100000", 0)
         )],
     );

@@ -59,6 +59,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod error;
 pub mod fastmath;
 pub mod linalg;

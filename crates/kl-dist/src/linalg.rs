@@ -4,6 +4,8 @@
 //! row-major `d × ncols` matrix, so the innermost loops run over contiguous columns and vectorize.
 //! Nothing here allocates except [`Cholesky::new`].
 
+pub use crate::par::{for_each_chunk2, set_threads, threads};
+
 /// Sizes up to this use the hand-written factorization; larger ones go through faer.
 const SMALL: usize = 8;
 
@@ -36,6 +38,9 @@ pub struct Cholesky {
     d: usize,
     /// Row-major lower triangle; the strict upper triangle is zero.
     l: Vec<f64>,
+    /// For `d > 8` only (else empty): `C` column-major (its lower triangle; the strict upper
+    /// triangle is unspecified), the layout faer factors in and solves with.
+    lc: Vec<f64>,
     inv_diag: Vec<f64>,
     log_det: f64,
 }
@@ -44,17 +49,185 @@ impl Cholesky {
     /// Factors the symmetric `d × d` matrix `a` (only its lower triangle is read).
     /// On failure returns the 0-based index of the first non-positive (or NaN) pivot.
     pub fn new(a: &[f64], d: usize) -> Result<Self, usize> {
-        let mut c = Cholesky {
-            d,
-            l: vec![0.0; d * d],
-            inv_diag: vec![0.0; d],
-            log_det: 0.0,
-        };
+        let mut c = Cholesky::identity(d);
         c.refactor(a)?;
         Ok(c)
     }
 
-    /// Factors `a` into this factor's buffers (same `d`), without allocating for `d ≤ 8`.
+    /// The factor of the `d × d` identity (all buffers allocated: later [`Cholesky::refactor`]
+    /// and [`Cholesky::refactor_gram`] calls allocate nothing).
+    pub fn identity(d: usize) -> Self {
+        let mut l = vec![0.0; d * d];
+        for i in 0..d {
+            l[i * d + i] = 1.0;
+        }
+        Cholesky {
+            d,
+            lc: if d > SMALL { l.clone() } else { Vec::new() },
+            l,
+            inv_diag: vec![1.0; d],
+            log_det: 0.0,
+        }
+    }
+
+    /// Factors `A = F Fᵀ` for a square, not necessarily triangular, row-major `f` (`d × d`), without
+    /// forming `A` outside the factor's buffers (for `d > 8` the lower triangle of `F Fᵀ` is one
+    /// faer triangular product). Allocation-free. On failure the pivot index is returned.
+    #[track_caller]
+    pub fn refactor_gram(&mut self, f: &[f64]) -> Result<(), usize> {
+        let d = self.d;
+        assert_eq!(f.len(), d * d, "factor must be d × d");
+        if d <= SMALL {
+            let mut a = [0.0; SMALL * SMALL];
+            gram(f, d, &mut a[..d * d]);
+            cholesky_small(&a[..d * d], d, &mut self.l)?;
+        } else {
+            {
+                let fv = faer::MatRef::from_row_major_slice(f, d, d);
+                let dst = faer::MatMut::from_column_major_slice_mut(&mut self.lc, d, d);
+                faer::linalg::matmul::triangular::matmul(
+                    dst,
+                    faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+                    faer::Accum::Replace,
+                    fv,
+                    faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+                    fv.transpose(),
+                    faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+                    1.0,
+                    faer::Par::Seq,
+                );
+            }
+            self.factor_lc()?;
+        }
+        self.finish();
+        Ok(())
+    }
+
+    /// Factors the lower triangle held in `lc` (column-major) in place with faer and copies the
+    /// factor to `l`; `inv_diag` is used as scratch for the diagonal of `A`.
+    fn factor_lc(&mut self) -> Result<(), usize> {
+        let d = self.d;
+        for i in 0..d {
+            self.inv_diag[i] = self.lc[i * d + i];
+        }
+        let req = faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
+            d,
+            faer::Par::Seq,
+            Default::default(),
+        );
+        const STACK: usize = 4096;
+        let mut on_stack = [const { core::mem::MaybeUninit::<f64>::uninit() }; STACK];
+        let mut heap;
+        let stack = if req.size_bytes() + req.align_bytes() <= STACK * 8 {
+            faer::dyn_stack::MemStack::new_any(&mut on_stack)
+        } else {
+            heap = faer::dyn_stack::MemBuffer::new(req);
+            faer::dyn_stack::MemStack::new(&mut heap)
+        };
+        let m = faer::MatMut::from_column_major_slice_mut(&mut self.lc, d, d);
+        faer::linalg::cholesky::llt::factor::cholesky_in_place(
+            m,
+            Default::default(),
+            faer::Par::Seq,
+            stack,
+            Default::default(),
+        )
+        .map_err(|e| match e {
+            faer::linalg::solvers::LltError::NonPositivePivot { index } => index,
+        })?;
+        // faer accepts tiny positive pivots: apply the same test as the hand-written kernel (a
+        // NaN anywhere fails it).
+        for i in 0..d {
+            let lii = self.lc[i * d + i];
+            // A NaN lii gives a NaN square, which fails `pivot_ok`.
+            if lii <= 0.0 || !pivot_ok(lii * lii, self.inv_diag[i], d) {
+                return Err(i);
+            }
+        }
+        for j in 0..d {
+            for i in 0..d {
+                self.l[i * d + j] = if j <= i { self.lc[j * d + i] } else { 0.0 };
+            }
+        }
+        Ok(())
+    }
+
+    /// Reciprocal diagonal and `log det A` from `l`.
+    fn finish(&mut self) {
+        let d = self.d;
+        let mut log_det = 0.0;
+        for i in 0..d {
+            let lii = self.l[i * d + i];
+            self.inv_diag[i] = 1.0 / lii;
+            log_det += lii.ln();
+        }
+        self.log_det = 2.0 * log_det;
+    }
+
+    /// `X ← C⁻¹ X` for the `m` points of `x` (row-major `m × d`: point s is `x[s d .. s d + d]`),
+    /// i.e. every point whitened. For `d > 8` one faer triangular solve with `m` right-hand sides.
+    pub fn solve_lower_points(&self, x: &mut [f64]) {
+        let d = self.d;
+        assert_eq!(x.len() % d, 0, "x must hold whole points");
+        if d <= SMALL {
+            x.chunks_exact_mut(d).for_each(|p| self.solve_lower(p));
+            return;
+        }
+        let m = x.len() / d;
+        let c = faer::MatRef::from_column_major_slice(&self.lc, d, d);
+        let b = faer::MatMut::from_column_major_slice_mut(x, d, m);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(c, b, faer::Par::Seq);
+    }
+
+    /// `X ← C⁻ᵀ X` for the `m` points of `x` (row-major `m × d`), see
+    /// [`Cholesky::solve_lower_points`].
+    pub fn solve_upper_points(&self, x: &mut [f64]) {
+        let d = self.d;
+        assert_eq!(x.len() % d, 0, "x must hold whole points");
+        if d <= SMALL {
+            x.chunks_exact_mut(d).for_each(|p| self.solve_upper(p));
+            return;
+        }
+        let m = x.len() / d;
+        // Row-major C read column-major is Cᵀ, upper triangular.
+        let ct = faer::MatRef::from_column_major_slice(&self.l, d, d);
+        let b = faer::MatMut::from_column_major_slice_mut(x, d, m);
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(ct, b, faer::Par::Seq);
+    }
+
+    /// `B ← C⁻¹ B` for a row-major `d × ncols` matrix `b` (its columns are the right-hand sides):
+    /// for `d > 8` a faer triangular solve, else [`Cholesky::solve_lower_cols`].
+    pub fn solve_lower_matrix(&self, b: &mut [f64], ncols: usize) {
+        let d = self.d;
+        assert_eq!(b.len(), d * ncols, "b must be d × ncols");
+        if d <= SMALL {
+            return self.solve_lower_cols(b, ncols);
+        }
+        let c = faer::MatRef::from_column_major_slice(&self.lc, d, d);
+        let b = faer::MatMut::from_row_major_slice_mut(b, d, ncols);
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(c, b, faer::Par::Seq);
+    }
+
+    /// `B ← C⁻ᵀ B` for a row-major `d × ncols` matrix `b`, see [`Cholesky::solve_lower_matrix`].
+    pub fn solve_upper_matrix(&self, b: &mut [f64], ncols: usize) {
+        let d = self.d;
+        assert_eq!(b.len(), d * ncols, "b must be d × ncols");
+        if d <= SMALL {
+            return self.solve_upper_cols(b, ncols);
+        }
+        let ct = faer::MatRef::from_column_major_slice(&self.l, d, d);
+        let b = faer::MatMut::from_row_major_slice_mut(b, d, ncols);
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(ct, b, faer::Par::Seq);
+    }
+
+    /// `B ← A⁻¹ B` for a row-major `d × ncols` matrix `b` (faer for `d > 8`).
+    pub fn solve_matrix(&self, b: &mut [f64], ncols: usize) {
+        self.solve_lower_matrix(b, ncols);
+        self.solve_upper_matrix(b, ncols);
+    }
+
+    /// Factors `a` into this factor's buffers (same `d`), without allocating (for `d > 8` by faer's
+    /// blocked Cholesky in place, with its scratch on the stack up to `d ≈ 4000`).
     /// On failure the factor's contents are unspecified and the pivot index is returned.
     #[track_caller]
     pub fn refactor(&mut self, a: &[f64]) -> Result<(), usize> {
@@ -63,15 +236,15 @@ impl Cholesky {
         if d <= SMALL {
             cholesky_small(a, d, &mut self.l)?;
         } else {
-            cholesky_faer(a, d, &mut self.l)?;
+            // Column-major lower triangle of `a` (read from its row-major lower triangle).
+            for j in 0..d {
+                for i in j..d {
+                    self.lc[j * d + i] = a[i * d + j];
+                }
+            }
+            self.factor_lc()?;
         }
-        let mut log_det = 0.0;
-        for i in 0..d {
-            let lii = self.l[i * d + i];
-            self.inv_diag[i] = 1.0 / lii;
-            log_det += lii.ln();
-        }
-        self.log_det = 2.0 * log_det;
+        self.finish();
         Ok(())
     }
 
@@ -457,6 +630,47 @@ pub fn matmul_tn_acc(a: &[f64], b: &[f64], m: usize, n: usize, out: &mut [f64]) 
     for pc in partial.chunks_exact(m * n) {
         out.iter_mut().zip(pc).for_each(|(o, p)| *o += p);
     }
+}
+
+/// `out = a b` (`accumulate = false`) or `out += a b` (`true`) by faer's GEMM on the calling
+/// thread, for row-major `a` (`m × k`), `b` (`k × n`) and `out` (`m × n`).
+pub fn gemm(out: &mut [f64], accumulate: bool, a: &[f64], b: &[f64], m: usize, k: usize, n: usize) {
+    assert_eq!(a.len(), m * k, "a must be m × k");
+    assert_eq!(b.len(), k * n, "b must be k × n");
+    assert_eq!(out.len(), m * n, "out must be m × n");
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_row_major_slice_mut(out, m, n),
+        if accumulate {
+            faer::Accum::Add
+        } else {
+            faer::Accum::Replace
+        },
+        faer::MatRef::from_row_major_slice(a, m, k),
+        faer::MatRef::from_row_major_slice(b, k, n),
+        1.0,
+        faer::Par::Seq,
+    );
+}
+
+/// `out = aᵀ b` (`accumulate = false`) or `out += aᵀ b` by faer's GEMM on the calling thread, for
+/// row-major `a` (`r × m`), `b` (`r × n`) and `out` (`m × n`): a sum of the rows' outer products.
+pub fn gemm_tn(out: &mut [f64], accumulate: bool, a: &[f64], b: &[f64], m: usize, n: usize) {
+    let r = a.len() / m.max(1);
+    assert_eq!(a.len(), r * m, "a must be r × m");
+    assert_eq!(b.len(), r * n, "b must be r × n");
+    assert_eq!(out.len(), m * n, "out must be m × n");
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_row_major_slice_mut(out, m, n),
+        if accumulate {
+            faer::Accum::Add
+        } else {
+            faer::Accum::Replace
+        },
+        faer::MatRef::from_row_major_slice(a, r, m).transpose(),
+        faer::MatRef::from_row_major_slice(b, r, n),
+        1.0,
+        faer::Par::Seq,
+    );
 }
 
 /// `out = a aᵀ` for a row-major square `a` (`d × d`).

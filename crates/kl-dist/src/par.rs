@@ -2,6 +2,7 @@
 //! cannot change any result: the pieces are only a matter of speed.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::linalg::BLOCK;
 
@@ -9,10 +10,79 @@ use crate::linalg::BLOCK;
 /// tens of microseconds to start).
 pub(crate) const PAR_WORK: usize = 1 << 21;
 
-/// The number of threads to use (at least 1), looked up once.
-pub(crate) fn threads() -> usize {
+/// A process-wide override of the thread count (0: none), set by [`set_threads`].
+static OVERRIDE: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of threads to use (at least 1): the last [`set_threads`], else the environment
+/// variable `KL_THREADS` (a positive integer), else the machine's available parallelism; the
+/// latter two looked up once.
+///
+/// No result depends on it: batch outputs are per point, and every reduction over points sums
+/// fixed chunks (their size depends on the problem only) in chunk order.
+pub fn threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    match OVERRIDE.load(Ordering::Relaxed) {
+        0 => *THREADS.get_or_init(|| {
+            std::env::var("KL_THREADS")
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }),
+        n => n,
+    }
+}
+
+/// Sets the number of threads of every batch kernel of this process (`0` restores the default of
+/// [`threads`]). Only speed changes: results are the same bits for every thread count (tests
+/// compare 1 and 2 threads).
+pub fn set_threads(n: usize) {
+    OVERRIDE.store(n, Ordering::Relaxed);
+}
+
+/// Runs `f(c0, a_run, b_run)` over fixed chunks of two slices — `a` cut into pieces of `a_len`,
+/// `b` into pieces of `b_len`, the same number of pieces (the last ones may be short) — where each
+/// call gets a run of consecutive whole chunks starting at chunk `c0`. Runs are spread over up to
+/// [`threads`] threads when `work` (floating-point operations, roughly) is at least 2²¹, else
+/// there is one run. The chunks are the same whatever the thread count, so results that depend
+/// only on each chunk's inputs (the caller processes chunk by chunk) are the same bits for every
+/// count. A run is a natural unit for scratch space: one buffer per run, not per chunk.
+pub fn for_each_chunk2<F>(
+    work: usize,
+    a: &mut [f64],
+    a_len: usize,
+    b: &mut [f64],
+    b_len: usize,
+    f: F,
+) where
+    F: Fn(usize, &mut [f64], &mut [f64]) + Sync,
+{
+    assert!(a_len > 0 && b_len > 0, "chunk lengths must be positive");
+    let n_chunks = a.len().div_ceil(a_len);
+    assert_eq!(
+        n_chunks,
+        b.len().div_ceil(b_len),
+        "both slices must have the same number of chunks"
+    );
+    let parts = threads().min(n_chunks);
+    if work < PAR_WORK || parts < 2 {
+        return f(0, a, b);
+    }
+    let per = n_chunks.div_ceil(parts);
+    std::thread::scope(|s| {
+        let mut jobs = a
+            .chunks_mut(per * a_len)
+            .zip(b.chunks_mut(per * b_len))
+            .enumerate();
+        let first = jobs.next();
+        let f = &f;
+        for (t, (x, y)) in jobs {
+            s.spawn(move || f(t * per, x, y));
+        }
+        if let Some((_, (x, y))) = first {
+            f(0, x, y);
+        }
+    });
 }
 
 /// Points per piece when a batch of `n` points is split `parts` ways (whole blocks).

@@ -1,14 +1,19 @@
 //! The per-evaluation state of q: Σ = L Lᵀ, its Cholesky factor, and W = Σ⁻¹ L (= L⁻ᵀ).
 
-use kl_dist::linalg::{Cholesky, gram};
+use kl_dist::linalg::Cholesky;
 
 use crate::Error;
 
 /// Buffers for one evaluation of the model at θ, allocated once per objective.
+///
+/// # Invariants
+/// - After a successful [`Model::load`] of θ = (μ, L): `chol` is the Cholesky factor C of
+///   Σ = L Lᵀ (formed inside the factor's own buffers: for d > 8 one faer triangular product and
+///   faer's blocked Cholesky) and `w` = Σ⁻¹ L = C⁻ᵀ C⁻¹ L (row-major; two triangular solves with
+///   d right-hand sides). No inverse is formed, nothing is allocated.
 #[derive(Debug, Clone)]
 pub(crate) struct Model {
     pub d: usize,
-    sigma: Vec<f64>,
     pub chol: Cholesky,
     /// W = Σ⁻¹ L, row-major. Since Σ⁻¹ L = L⁻ᵀ L⁻¹ L = L⁻ᵀ, this is ∂ ln|det L| / ∂L.
     pub w: Vec<f64>,
@@ -20,11 +25,9 @@ impl Model {
         for i in 0..d {
             eye[i * d + i] = 1.0;
         }
-        let chol = Cholesky::new(&eye, d).expect("the identity is positive definite");
         Model {
             d,
-            sigma: eye.clone(),
-            chol,
+            chol: Cholesky::identity(d),
             w: eye,
         }
     }
@@ -46,12 +49,11 @@ impl Model {
             });
         }
         let l = &theta[d..];
-        gram(l, d, &mut self.sigma);
         self.chol
-            .refactor(&self.sigma)
+            .refactor_gram(l)
             .map_err(|pivot| Error::SingularModel { pivot })?;
         self.w.copy_from_slice(l);
-        self.chol.solve_cols(&mut self.w, d);
+        self.chol.solve_matrix(&mut self.w, d);
         Ok(())
     }
 

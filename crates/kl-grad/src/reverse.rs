@@ -1,15 +1,58 @@
 //! Reverse KL D(q ‖ p): by Monte Carlo with the reparameterization x = μ + L ε for any target, and
 //! in closed form for a Gaussian target.
 
-use kl_dist::linalg::{matmul, matmul_tn_acc};
+use kl_dist::linalg::{for_each_chunk2, gemm, gemm_tn, matmul, matmul_tn_acc};
 use kl_dist::{LogDensity, Mvn};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
 
 use crate::forward::check_len;
 use crate::model::Model;
 use crate::{Error, Objective};
 
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// Points per fixed chunk of the draws and of the reductions over points (see [`ReverseKl`]).
+pub(crate) const DRAW_CHUNK: usize = 256;
+
+/// Up to this dimension the push-forward and the reductions use the hand-written kernels (the
+/// d = 2 figures' arithmetic); above it faer's GEMM over fixed chunks of points.
+const SMALL: usize = 8;
+
+/// The seed of chunk `c`'s stream from the step's key: a SplitMix64 finalizer of `key + c φ`
+/// (distinct chunks get unrelated 64-bit seeds, which `Pcg64::seed_from_u64` expands further).
+fn chunk_seed(key: u64, c: usize) -> u64 {
+    let mut z = key.wrapping_add(
+        (c as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The partial sums of one chunk of ε into `part` (`[Σ ‖ε‖², Σ ε (d), Σ ε εᵀ (d²)]`; only the
+/// first entry unless `stl`).
+fn chunk_stats(eps: &[f64], d: usize, stl: bool, part: &mut [f64]) {
+    let mut acc = [0.0; 8];
+    let chunks = eps.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|e| e * e).sum();
+    for c in chunks {
+        for (p, e) in acc.iter_mut().zip(c) {
+            *p += e * e;
+        }
+    }
+    part[0] = acc.iter().sum::<f64>() + tail;
+    if stl {
+        let (mean, outer) = part[1..1 + d + d * d].split_at_mut(d);
+        mean.fill(0.0);
+        for e in eps.chunks_exact(d) {
+            mean.iter_mut().zip(e).for_each(|(m, v)| *m += v);
+        }
+        gemm_tn(outer, false, eps, eps, d, d);
+    }
+}
 
 /// Which gradient estimator [`ReverseKl`] returns. Both have the same expectation, ∇θ D(q ‖ p).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +73,22 @@ pub enum Estimator {
 /// The objective owns its n draws ε; with them fixed the value is a deterministic function of θ.
 /// Since L⁻¹ (xᵢ − μ) = εᵢ, log q(xᵢ) = −d/2 ln 2π − ½ log det Σ − ½ ‖εᵢ‖² exactly, so q's part
 /// costs no solve per sample.
+///
+/// # Draw order (reproducibility contract)
+/// [`ReverseKl::resample_with`] takes exactly one `u64` from the caller's RNG, the step's key.
+/// The n points are cut into fixed chunks of 256 points (the last may be short); chunk
+/// c draws its `m × d` standard normals, point by point, coordinate by coordinate, from its own
+/// `Pcg64::seed_from_u64(s_c)` by rand_distr's ziggurat (`StandardNormal`), where
+/// `s_c = splitmix64(key + (c + 1) · 0x9E3779B97F4A7C15)`. The chunks depend on n only, so ε —
+/// and every value and gradient — is the same bits whatever the number of threads
+/// (`KL_THREADS`, [`kl_dist::linalg::set_threads`]) that draws and evaluates them. (Until
+/// this contract, ε was `rng.sample(StandardNormal)` in one sequential loop.)
+///
+/// # Invariants
+/// - Evaluating allocates nothing: every buffer (x, log p, ∇ log p, per-chunk partial sums) is
+///   sized at construction.
+/// - Sums over points are taken per fixed chunk of 256 points and the partial sums
+///   added in chunk order (for d ≤ 8: one pass in point order).
 #[derive(Debug, Clone)]
 pub struct ReverseKl<P> {
     target: P,
@@ -48,6 +107,8 @@ pub struct ReverseKl<P> {
     g: Vec<f64>,
     lt: Vec<f64>,
     tmp: Vec<f64>,
+    /// Per-chunk partial sums, `n_chunks × (1 + d + d²)`.
+    part: Vec<f64>,
 }
 
 impl<P: LogDensity> ReverseKl<P> {
@@ -76,18 +137,48 @@ impl<P: LogDensity> ReverseKl<P> {
             g: vec![0.0; n_samples * d],
             lt: vec![0.0; d * d],
             tmp: vec![0.0; d * d],
+            part: vec![0.0; n_samples.div_ceil(DRAW_CHUNK) * (1 + d + d * d)],
         };
         obj.resample_with(rng);
         Ok(obj)
     }
 
-    /// Draws new ε from `rng` (n × d standard normals, sample by sample: the same values as
-    /// `rng.sample(StandardNormal)` in a loop).
+    /// Draws new ε (n × d standard normals) from one `u64` of `rng`, in fixed chunks of
+    /// 256 points with a stream each, on threads when large: see the draw-order
+    /// contract of [`ReverseKl`].
     pub fn resample_with<R: Rng + ?Sized>(&mut self, rng: &mut R) {
-        for e in self.eps.iter_mut() {
-            *e = crate::ziggurat::standard_normal(rng);
+        let key = rng.next_u64();
+        let d = self.model.d;
+        let stl = self.estimator == Estimator::Stl && d > SMALL;
+        let ps = 1 + d + d * d;
+        let work = self.eps.len() * 24 + if stl { 2 * self.eps.len() * d } else { 0 };
+        for_each_chunk2(
+            work,
+            &mut self.eps,
+            DRAW_CHUNK * d,
+            &mut self.part,
+            ps,
+            |c0, eps, part| {
+                for (c, (e, p)) in eps
+                    .chunks_mut(DRAW_CHUNK * d)
+                    .zip(part.chunks_mut(ps))
+                    .enumerate()
+                {
+                    let mut r = Pcg64::seed_from_u64(chunk_seed(key, c0 + c));
+                    for v in e.iter_mut() {
+                        *v = crate::ziggurat::standard_normal(&mut r);
+                    }
+                    if d > SMALL {
+                        chunk_stats(e, d, stl, p);
+                    }
+                }
+            },
+        );
+        if d > SMALL {
+            self.sum_eps_stats();
+        } else {
+            self.refresh_eps_stats();
         }
-        self.refresh_eps_stats();
     }
 
     /// Replaces ε (row-major n × d) by caller-given draws.
@@ -129,9 +220,62 @@ impl<P: LogDensity> ReverseKl<P> {
         self.n
     }
 
+    /// Adds the per-chunk partial sums of ε's statistics in chunk order (d > 8).
+    fn sum_eps_stats(&mut self) {
+        let d = self.model.d;
+        let stl = self.estimator == Estimator::Stl;
+        let inv_n = 1.0 / self.n as f64;
+        let ps = 1 + d + d * d;
+        self.eps_sq_mean = 0.0;
+        self.eps_mean.fill(0.0);
+        self.eps_outer.fill(0.0);
+        for p in self.part.chunks_exact(ps) {
+            self.eps_sq_mean += p[0];
+            if stl {
+                self.eps_mean
+                    .iter_mut()
+                    .zip(&p[1..1 + d])
+                    .for_each(|(m, v)| *m += v);
+                self.eps_outer
+                    .iter_mut()
+                    .zip(&p[1 + d..])
+                    .for_each(|(m, v)| *m += v);
+            }
+        }
+        self.eps_sq_mean *= inv_n;
+        self.eps_mean.iter_mut().for_each(|v| *v *= inv_n);
+        self.eps_outer.iter_mut().for_each(|v| *v *= inv_n);
+    }
+
     /// (1/n) Σ ‖εᵢ‖² always; ε̄ and E only for the STL estimator, the only one that uses them.
     fn refresh_eps_stats(&mut self) {
         let d = self.model.d;
+        if d > SMALL {
+            let stl = self.estimator == Estimator::Stl;
+            let ps = 1 + d + d * d;
+            let work = if stl {
+                2 * self.eps.len() * d
+            } else {
+                self.eps.len()
+            };
+            // The per-point log p buffer is only a chunk carrier here (not written).
+            let eps = &self.eps;
+            for_each_chunk2(
+                work,
+                &mut self.part,
+                ps,
+                &mut self.lp,
+                DRAW_CHUNK,
+                |c0, part, _| {
+                    for (c, p) in part.chunks_mut(ps).enumerate() {
+                        let start = (c0 + c) * DRAW_CHUNK * d;
+                        let end = (start + DRAW_CHUNK * d).min(eps.len());
+                        chunk_stats(&eps[start..end], d, stl, p);
+                    }
+                },
+            );
+            return self.sum_eps_stats();
+        }
         let inv_n = 1.0 / self.n as f64;
         // Eight fixed partial sums (vectorizes; the order does not depend on anything but n d).
         let mut part = [0.0; 8];
@@ -186,9 +330,67 @@ impl<P: LogDensity> ReverseKl<P> {
             }
             return;
         }
-        matmul(&self.eps, &self.lt, self.n, d, d, &mut self.xs);
-        for x in self.xs.chunks_mut(d) {
-            x.iter_mut().zip(mu).for_each(|(x, m)| *x += m);
+        if d <= SMALL {
+            matmul(&self.eps, &self.lt, self.n, d, d, &mut self.xs);
+            for x in self.xs.chunks_mut(d) {
+                x.iter_mut().zip(mu).for_each(|(x, m)| *x += m);
+            }
+            return;
+        }
+        // X = ε Lᵀ + 1 μᵀ per fixed chunk of points, one GEMM each (`lp` only carries chunks).
+        let (eps, lt) = (&self.eps, &self.lt);
+        let work = 2 * self.n * d * d;
+        for_each_chunk2(
+            work,
+            &mut self.xs,
+            DRAW_CHUNK * d,
+            &mut self.lp,
+            DRAW_CHUNK,
+            |c0, xs, _| {
+                let start = c0 * DRAW_CHUNK * d;
+                let e = &eps[start..start + xs.len()];
+                for (xc, ec) in xs.chunks_mut(DRAW_CHUNK * d).zip(e.chunks(DRAW_CHUNK * d)) {
+                    gemm(xc, false, ec, lt, ec.len() / d, d, d);
+                    for x in xc.chunks_exact_mut(d) {
+                        x.iter_mut().zip(mu).for_each(|(x, m)| *x += m);
+                    }
+                }
+            },
+        );
+    }
+
+    /// ḡ and G = Σ gᵢ εᵢᵀ (not yet scaled) into `gmu` and `gl`, per fixed chunk of points on
+    /// threads, the partial sums added in chunk order (d > 8).
+    fn reduce_scores(&mut self, gmu: &mut [f64], gl: &mut [f64]) {
+        let d = self.model.d;
+        let ps = 1 + d + d * d;
+        let (eps, g) = (&self.eps, &self.g);
+        let work = 2 * self.n * d * d;
+        for_each_chunk2(
+            work,
+            &mut self.part,
+            ps,
+            &mut self.lp,
+            DRAW_CHUNK,
+            |c0, part, _| {
+                for (c, p) in part.chunks_mut(ps).enumerate() {
+                    let start = (c0 + c) * DRAW_CHUNK * d;
+                    let end = (start + DRAW_CHUNK * d).min(eps.len());
+                    let (gc, ec) = (&g[start..end], &eps[start..end]);
+                    let (pm, pl) = p[..d + d * d].split_at_mut(d);
+                    pm.fill(0.0);
+                    for gs in gc.chunks_exact(d) {
+                        pm.iter_mut().zip(gs).for_each(|(m, v)| *m += v);
+                    }
+                    gemm_tn(pl, false, gc, ec, d, d);
+                }
+            },
+        );
+        for p in self.part.chunks_exact(ps) {
+            gmu.iter_mut().zip(&p[..d]).for_each(|(m, v)| *m += v);
+            gl.iter_mut()
+                .zip(&p[d..d + d * d])
+                .for_each(|(m, v)| *m += v);
         }
     }
 
@@ -226,11 +428,13 @@ impl<P: LogDensity> ReverseKl<P> {
             }
             gmu.copy_from_slice(&acc[..2]);
             gl.copy_from_slice(&acc[2..]);
-        } else {
+        } else if d <= SMALL {
             for g in self.g.chunks_exact(d) {
                 gmu.iter_mut().zip(g).for_each(|(m, v)| *m += v);
             }
             matmul_tn_acc(&self.g, &self.eps, d, d, gl);
+        } else {
+            self.reduce_scores(gmu, gl);
         }
         gmu.iter_mut().for_each(|v| *v *= -inv_n);
         gl.iter_mut().for_each(|v| *v *= -inv_n);
@@ -244,7 +448,11 @@ impl<P: LogDensity> ReverseKl<P> {
                 for i in 0..d {
                     gmu[i] -= (0..d).map(|j| w[i * d + j] * self.eps_mean[j]).sum::<f64>();
                 }
-                matmul(w, &self.eps_outer, d, d, d, &mut self.tmp);
+                if d <= SMALL {
+                    matmul(w, &self.eps_outer, d, d, d, &mut self.tmp);
+                } else {
+                    gemm(&mut self.tmp, false, w, &self.eps_outer, d, d, d);
+                }
                 gl.iter_mut().zip(&self.tmp).for_each(|(o, t)| *o -= t);
             }
         }
