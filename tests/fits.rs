@@ -67,8 +67,8 @@ fn adam(name: &str, seed: u64, target: &str, objective: &str, lr: f64, n: usize)
 
 #[test]
 fn gaussian_forward_reproduces_the_notebook() {
-    let fixture: Value = serde_json::from_str(include_str!("data/gaussian_forward_kl.json"))
-        .expect("the fixture parses");
+    let fixture: Value =
+        serde_json::from_str(kl_testkit::NOTEBOOK_GAUSSIAN_TRACE).expect("the fixture parses");
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/gaussian-forward.toml");
     let exp = config::load(&file, &Fs).expect("the experiment file is valid");
     let r = run::run(&exp).expect("the notebook's fit runs");

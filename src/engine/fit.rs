@@ -350,8 +350,8 @@ mod tests {
             eval_every: 10,
         };
         let mut rule = StanRule::new(stop);
-        // Falling by half every window: relative changes of 1, never below 0.01.
-        let fired = (0..200).find_map(|k| rule.push(0.5f64.powi(k / 10)));
+        // Falling by a tenth every window, far above 1: relative changes of 0.11, never below 0.01.
+        let fired = (0..200).find_map(|k| rule.push(1000.0 * 0.9f64.powi(k / 10)));
         assert_eq!(fired, None);
         let mut rule = StanRule::new(stop);
         // Constant: the second window's change is 0.

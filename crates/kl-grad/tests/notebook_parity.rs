@@ -16,7 +16,7 @@ fn floats(v: &Value) -> Vec<f64> {
 
 #[test]
 fn twenty_sgd_steps_reproduce_the_notebook() {
-    let text = include_str!("fixtures/gaussian_forward_kl.json");
+    let text = kl_testkit::NOTEBOOK_GAUSSIAN_TRACE;
     let fixture: Value = serde_json::from_str(text).expect("fixture parses");
     let target = &fixture["target"];
     let p = Mvn::new(&floats(&target["mean"]), &floats(&target["cov"])).expect("target is valid");

@@ -21,6 +21,10 @@ pub mod tree;
 #[cfg(feature = "dist")]
 pub use dist::{mixture, mvn};
 
+/// The notebook's own trace of its Gaussian experiment (TensorFlow, float32): the 21 states of
+/// forward KL by SGD, the oracle of the parity tests (see `fixtures/README.md` for its source).
+pub const NOTEBOOK_GAUSSIAN_TRACE: &str = include_str!("../fixtures/gaussian_forward_kl.json");
+
 /// The diagonal quadratic `½ Σ aᵢ (θᵢ − cᵢ)²`: writes its gradient `aᵢ (θᵢ − cᵢ)` into `grad` and
 /// returns its value. The optimizers' test problem (its minimizer is `c`, its curvature `a`).
 pub fn quadratic(a: &[f64], c: &[f64], theta: &[f64], grad: &mut [f64]) -> f64 {
