@@ -214,3 +214,74 @@ pub fn logistic_figure(runs: &[Run], style: Style) -> Result<Option<Output>, Err
         .title("forward KL by importance sampling from q: 1/Σ w̄ᵢ² at each step");
     png(name, &fig).map(Some)
 }
+
+/// One row of `benches/medians.json` (the fields the plot needs).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Median {
+    /// `"reverse-kl"` or `"forward-kl-exact"`.
+    pub objective: String,
+    /// The dimension.
+    pub d: usize,
+    /// Our median step, µs.
+    pub ours_us: f64,
+    /// JAX-jit's, µs.
+    pub jax_us: Option<f64>,
+    /// faer's GEMMs of the step's shapes, µs.
+    pub roofline_us: Option<f64>,
+}
+
+/// The step time against d, log-log: ours, JAX's and the GEMM roofline for both objectives (from
+/// the committed bench medians, `benches/medians.json`).
+///
+/// # Errors
+/// A canvas beyond the limits at this scale.
+pub fn scale_figure(medians: &[Median], style: Style) -> Result<Output, Error> {
+    let name = "bench_scale.png";
+    let mut fig = new_figure(name, crate::figures::line_plot_spec(style))?;
+    let panel = fig.panel_mut(0, 0);
+    for (k, (objective, label)) in [
+        ("reverse-kl", "reverse KL"),
+        ("forward-kl-exact", "forward KL"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let rows: Vec<&Median> = medians
+            .iter()
+            .filter(|m| m.objective == *objective)
+            .collect();
+        let pts = |f: &dyn Fn(&Median) -> Option<f64>| -> Vec<[f64; 2]> {
+            rows.iter()
+                .filter_map(|m| Some([m.d as f64, f(m)?]))
+                .collect()
+        };
+        let color = tab10(k);
+        panel
+            .series(
+                &pts(&|m| Some(m.ours_us)),
+                LineStyle::solid(color, 1.8),
+                &format!("{label}: ours"),
+            )
+            .series(
+                &pts(&|m| m.jax_us),
+                LineStyle::dashed(color, 1.2),
+                &format!("{label}: JAX jit"),
+            )
+            .series(
+                &pts(&|m| m.roofline_us),
+                LineStyle::dotted(color, 1.2),
+                &format!("{label}: GEMM roofline"),
+            );
+    }
+    panel
+        .axes(Axes {
+            x_label: Some("dimension d".into()),
+            y_label: Some("median step (µs)".into()),
+            log_x: true,
+            log_y: true,
+            legend: true,
+            ..Axes::default()
+        })
+        .title("one optimizer step vs d (2 cores; see BENCHMARKS.md)");
+    png(name, &fig)
+}

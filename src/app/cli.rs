@@ -69,6 +69,8 @@ pub struct Defaults {
     pub experiments: PathBuf,
     /// Where the figures go.
     pub figures: PathBuf,
+    /// The committed bench medians to plot (`bench_scale.png`), if any.
+    pub bench_medians: Option<PathBuf>,
 }
 
 impl Defaults {
@@ -77,6 +79,7 @@ impl Defaults {
         Defaults {
             experiments: PathBuf::from("experiments"),
             figures: PathBuf::from("figures"),
+            bench_medians: None,
         }
     }
 }
@@ -119,7 +122,13 @@ fn execute(command: Command, defaults: &Defaults) -> Result<(), Error> {
             };
             let experiments = experiments.unwrap_or_else(|| defaults.experiments.clone());
             let out = out.unwrap_or_else(|| defaults.figures.clone());
-            figures(&experiments, &out, style, check)
+            figures(
+                &experiments,
+                &out,
+                style,
+                check,
+                defaults.bench_medians.as_deref(),
+            )
         }
         Command::Fit { file, out, scale } => {
             let style = Style {
@@ -136,6 +145,7 @@ fn figures(
     out: &std::path::Path,
     style: Style,
     check: bool,
+    bench_medians: Option<&std::path::Path>,
 ) -> Result<(), Error> {
     let start = Instant::now();
     eprintln!(
@@ -145,9 +155,12 @@ fn figures(
         experiments.display()
     );
     let bar = Progress::new();
-    let outputs = super::all_figures(experiments, style, |label, done, total| {
+    let mut outputs = super::all_figures(experiments, style, |label, done, total| {
         bar.jobs(label, done, total);
     })?;
+    if let Some(path) = bench_medians {
+        outputs.push(super::bench_figure(path, style)?);
+    }
     bar.finish();
     if check {
         let differ = super::check_figures(out, &outputs)?;

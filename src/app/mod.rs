@@ -71,6 +71,28 @@ pub fn fit_file(
     Ok((run, written))
 }
 
+/// The log-log plot of the committed bench medians (`benches/medians.json`).
+///
+/// # Errors
+/// [`Error::Io`]/[`Error::Input`] when the file cannot be read, [`Error::Csv`]-like
+/// [`Error::Input`] when it is not the medians' JSON.
+pub fn bench_figure(path: &Path, style: Style) -> Result<OutputFile, Error> {
+    let bytes = input::read_limited(path, "bench medians file", 1 << 20)?;
+    let medians: Vec<crate::zoo::Median> =
+        serde_json::from_slice(&bytes).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            message: format!(
+                "not the bench medians' JSON: {}",
+                crate::quote(&e.to_string())
+            ),
+        })?;
+    let f = crate::zoo::scale_figure(&medians, style)?;
+    Ok(OutputFile {
+        name: f.name,
+        bytes: f.bytes,
+    })
+}
+
 /// The experiment files of a folder (`*.toml`), sorted by name.
 ///
 /// # Errors

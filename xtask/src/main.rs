@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         &Defaults {
             experiments: root.join("experiments"),
             figures: root.join("figures"),
+            bench_medians: Some(root.join("benches").join("medians.json")),
         },
     )
 }
