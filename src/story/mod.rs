@@ -136,7 +136,12 @@ pub fn story_figures(style: Style) -> Result<Vec<Output>, Error> {
                 estimator_variance(style)?,
             ])
         })();
-        (story, lesson.join().unwrap_or_else(|_| Err(panicked("the lesson figures"))))
+        (
+            story,
+            lesson
+                .join()
+                .unwrap_or_else(|_| Err(panicked("the lesson figures"))),
+        )
     });
     let mut out = story?;
     out.extend(lesson?);
@@ -202,7 +207,7 @@ n_samples = 20000
 [optimizer]
 kind = "adam"
 learning_rate = 0.1
-n_iters = 500
+n_iters = 300
 "#;
 
 /// The reverse fit of `converged.png`: from the notebook's starting point, STL gradients (low
@@ -223,7 +228,7 @@ estimator = "stl"
 [optimizer]
 kind = "adam"
 learning_rate = 0.05
-n_iters = 600
+n_iters = 400
 "#;
 
 fn converged(style: Style) -> Result<Output, Error> {
@@ -322,8 +327,8 @@ estimator = "stl"
 
 [optimizer]
 kind = "adam"
-learning_rate = 0.05
-n_iters = 400
+learning_rate = 0.08
+n_iters = 250
 {NOTEBOOK_MIXTURE}"#,
         seed = 100 + k,
         m0 = toml_f64(mean[0]),
@@ -360,8 +365,8 @@ fn reverse_optima(style: Style) -> Result<Output, Error> {
             .join()
             .unwrap_or_else(|_| vec![Err(panicked("a reverse-KL fit"))]);
         let mut all = Vec::new();
-        let (mut e, mut o) = (even.into_iter(), odd.into_iter());
-        while let Some(x) = e.next() {
+        let mut o = odd.into_iter();
+        for x in even {
             all.push(x);
             all.extend(o.next());
         }
