@@ -18,7 +18,10 @@
 //! step): the closed-form `kl_grad::RenyiExact` is not an engine objective (yet).
 
 use kl_dist::Mvn;
-use kl_render::{Axes, Colormap, ContourStyle, FigureSpec, HAlign, LineStyle, Rgba, VAlign};
+use kl_render::{
+    Axes, Colormap, ContourStyle, Figure, FigureSpec, HAlign, LineStyle, Rgba, SubplotParams,
+    VAlign,
+};
 
 use super::{ellipse, final_model, k_hat_note, run_text};
 use crate::engine::Run;
@@ -199,16 +202,32 @@ fn notes(panel: &mut kl_render::Panel, lim: [f64; 4], lines: &[String]) {
     }
 }
 
-/// `rows × cols` panels of 5 in, with room under each for two lines of notes.
-fn panels_spec(cols: usize, style: Style) -> FigureSpec {
-    FigureSpec {
-        rows: 1,
-        cols,
-        width_in: 5.0 * cols as f64,
-        height_in: 5.8,
-        dpi: 72.0,
-        scale: style.scale,
-    }
+/// A row of `cols` square panels (circles stay round) from 5 in of width each, with 0.8 in under
+/// them for two lines of notes and 0.6 in above for the titles.
+fn square_panels(name: &str, cols: usize, style: Style) -> Result<Figure, Error> {
+    let params = SubplotParams::default();
+    let width_in = 5.0 * cols as f64;
+    let c = cols as f64;
+    let side = (params.right - params.left) * width_in / (c + params.wspace * (c - 1.0));
+    let (below, above) = (0.8, 0.6);
+    let height_in = side + below + above;
+    let mut fig = new_figure(
+        name,
+        FigureSpec {
+            rows: 1,
+            cols,
+            width_in,
+            height_in,
+            dpi: 72.0,
+            scale: style.scale,
+        },
+    )?;
+    fig.set_subplot_params(SubplotParams {
+        bottom: below / height_in,
+        top: 1.0 - above / height_in,
+        ..params
+    });
+    Ok(fig)
 }
 
 /// The diagonal of the precision Λ = Σ⁻¹ = L⁻ᵀ L⁻¹ without forming it: Λᵢᵢ = ‖L⁻¹ eᵢ‖², one
@@ -247,7 +266,7 @@ fn bishop_10_2(runs: &Runs, style: Style) -> Result<Output, Error> {
     // The closed-form optima: mean-field reverse σᵢ² = 1/Λᵢᵢ, forward σᵢ² = Σᵢᵢ (Bishop §10.1.2).
     let reverse_var: Vec<f64> = precision_diagonal(&p).iter().map(|l| 1.0 / l).collect();
     let forward_var: Vec<f64> = (0..d).map(|i| sigma[i * d + i]).collect();
-    let mut fig = new_figure(name, panels_spec(2, style))?;
+    let mut fig = square_panels(name, 2, style)?;
     for (col, run, var, title, rule) in [
         (
             0,
@@ -293,7 +312,7 @@ fn bishop_10_3(runs: &Runs, style: Style) -> Result<Output, Error> {
     let lim = [-4.0, 4.0, -4.0, 4.0];
     let forward = runs.get("bishop-10-3-forward");
     let p_grid = grid_values(target(forward)?, lim, GRID);
-    let mut fig = new_figure(name, panels_spec(3, style))?;
+    let mut fig = square_panels(name, 3, style)?;
     for (col, run, title) in [
         (0, forward, "(a) forward KL D(p‖q): covers both modes"),
         (
@@ -388,7 +407,7 @@ fn renyi_mixture(runs: &Runs, style: Style) -> Result<Output, Error> {
     let lim = [-4.0, 4.0, -4.0, 4.0];
     let first = runs.get(ALPHAS[0].2);
     let p_grid = grid_values(target(first)?, lim, GRID);
-    let mut fig = new_figure(name, panels_spec(ALPHAS.len(), style))?;
+    let mut fig = square_panels(name, ALPHAS.len(), style)?;
     for (col, (alpha, _, mixture)) in ALPHAS.iter().enumerate() {
         let run = runs.get(mixture);
         let q = final_model(run)?;
