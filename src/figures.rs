@@ -4,8 +4,9 @@
 //! For a 2-D experiment named `a-b` with `plot.prefix = "p"`:
 //! `p_target.png` (p's contours, viridis), `p_samples.png` (the first 200 samples),
 //! `a_b_kl.png` (a rows × cols grid of q's contours, inferno, over the samples, titled with the
-//! iteration each panel shows), `a_b_kl.gif` (one frame per iteration) and `a_b_kl_curves.png`
-//! (both exact KL directions against the iteration). Other dimensions get the KL curves only.
+//! iteration each panel shows), `a_b_kl.gif` (one frame per iteration, at most [`MAX_GIF_FRAMES`] evenly spaced ones with the
+//! first and the last) and `a_b_kl_curves.png`
+//! (both exact KL directions against the iteration, at most [`MAX_CURVE_POINTS`] a curve). Other dimensions get the KL curves only.
 
 use kl_dist::{LogDensity, Mvn, density_grid};
 use kl_render::{
@@ -103,6 +104,47 @@ pub fn shown_iterations(n_iters: usize, panels: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The most frames of a run's animation (and so the most density grids a run's figures compute,
+/// with the grid figure's panels): memory and time stay bounded whatever `n_iters` is.
+pub const MAX_GIF_FRAMES: usize = 200;
+
+/// The most points of each curve of the KL-curves figure.
+pub const MAX_CURVE_POINTS: usize = 2000;
+
+/// The iterations the animation of a trace with states `0..=last` shows: all of them when there
+/// are at most [`MAX_GIF_FRAMES`], else [`MAX_GIF_FRAMES`] evenly spaced ones, always 0 and
+/// `last`, increasing, without repeats.
+pub fn gif_frames(last: usize) -> Vec<usize> {
+    evenly_spaced(last, MAX_GIF_FRAMES)
+}
+
+/// At most `max` (≥ 2) indices of `0..=last` evenly spaced: `round(j · last / (max − 1))`, which
+/// are distinct and include 0 and `last`; every index when there are at most `max`.
+fn evenly_spaced(last: usize, max: usize) -> Vec<usize> {
+    let max = max.max(2);
+    if last < max {
+        return (0..=last).collect();
+    }
+    let steps = (max - 1) as u128;
+    // Integer arithmetic: round(j · last / steps) exactly, whatever `last` is.
+    (0..max as u128)
+        .map(|j| ((2 * j * last as u128 + steps) / (2 * steps)) as usize)
+        .collect()
+}
+
+/// The points of `points` at the [`evenly_spaced`] indices: a curve of at most `max` points
+/// with the first and the last.
+fn decimate(points: Vec<[f64; 2]>, max: usize) -> Vec<[f64; 2]> {
+    match points.len() {
+        0 => points,
+        n if n <= max => points,
+        n => evenly_spaced(n - 1, max)
+            .into_iter()
+            .map(|i| points[i])
+            .collect(),
+    }
+}
+
 /// Every figure of one run.
 pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
     let exp = &run.experiment;
@@ -133,18 +175,19 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             .scatter(dots, MarkerStyle::notebook());
         out.push(png(&name, &fig)?);
 
-        // q at every iteration, computed once for the grid and the animation.
-        let models: Vec<Mvn> = (0..run.trace.iterations.len())
-            .map(|k| run.trace.model(k))
-            .collect::<Result<_, _>>()
-            .map_err(|source| Error::Fit {
+        // The last state of the trace (a stopping rule may end the fit before `n_iters`).
+        let last = run.trace.iterations.len().saturating_sub(1);
+        let model_err = |iteration: usize| {
+            move |source| Error::Fit {
                 experiment: exp.name.clone(),
-                source: crate::error::FitError::Model {
-                    iteration: 0,
-                    source,
-                },
-            })?;
-        let q_grids: Vec<Vec<f64>> = models.iter().map(|q| grid_values(q, lim, n)).collect();
+                source: crate::error::FitError::Model { iteration, source },
+            }
+        };
+        // Only the shown iterations' grids are computed, one at a time.
+        let q_grid = |k: usize| -> Result<Vec<f64>, Error> {
+            let q: Mvn = run.trace.model(k).map_err(model_err(k))?;
+            Ok(grid_values(&q, lim, n))
+        };
 
         let name = format!("{stem}_kl.png");
         let spec = FigureSpec {
@@ -156,7 +199,7 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             scale: style.scale,
         };
         let mut fig = new_figure(&name, spec)?;
-        for (panel_index, k) in shown_iterations(exp.n_iters, plot.rows * plot.cols)
+        for (panel_index, k) in shown_iterations(last, plot.rows * plot.cols)
             .into_iter()
             .enumerate()
         {
@@ -164,7 +207,7 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             panel.scatter(dots, MarkerStyle::notebook());
             contour_layer(
                 panel,
-                &q_grids[k],
+                &q_grid(k)?,
                 n,
                 lim,
                 Colormap::Inferno,
@@ -178,16 +221,16 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             return Ok(out);
         }
         let name = format!("{stem}_kl.gif");
-        // Frames are encoded as they are drawn: one canvas alive at a time.
+        // Each frame is drawn and encoded at once: one grid and one canvas alive at a time.
         let blank = new_figure(&name, FigureSpec::single().with_scale(style.scale))?;
         let mut gif = GifWriter::new(250);
-        for (k, values) in q_grids.iter().enumerate() {
+        for k in gif_frames(last) {
             let mut fig = blank.clone();
             let panel = fig.panel_mut(0, 0);
             panel.scatter(dots, MarkerStyle::notebook());
             contour_layer(
                 panel,
-                values,
+                &q_grid(k)?,
                 n,
                 lim,
                 Colormap::Inferno,
@@ -244,6 +287,11 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
         .iter()
         .filter_map(|i| Some([i.iteration as f64, i.kl_reverse?]))
         .collect();
+    // A long trace is thinned to at most MAX_CURVE_POINTS points a curve (first and last kept).
+    let (fwd, rev) = (
+        decimate(fwd, MAX_CURVE_POINTS),
+        decimate(rev, MAX_CURVE_POINTS),
+    );
     let mut fig = new_figure(&name, line_plot_spec(style))?;
     let positive = fwd.iter().chain(&rev).all(|p| p[1] > 0.0);
     fig.panel_mut(0, 0)
@@ -305,5 +353,47 @@ pub fn check_canvas(exp: &crate::config::Experiment, style: Style) -> Result<(),
                 exp.plot.rows, exp.plot.cols, style.scale
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_traces_animate_every_iteration() {
+        // The notebook's 20 updates: 21 frames, today's bytes.
+        assert_eq!(gif_frames(20), (0..=20).collect::<Vec<_>>());
+        assert_eq!(gif_frames(0), vec![0]);
+        assert_eq!(gif_frames(199), (0..=199).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn long_traces_animate_at_most_the_cap_evenly_with_both_ends() {
+        for last in [200, 201, 399, 1000, 20_000, 1_000_000] {
+            let f = gif_frames(last);
+            assert_eq!(f.len(), MAX_GIF_FRAMES, "last = {last}");
+            assert_eq!((f[0], f[f.len() - 1]), (0, last));
+            assert!(f.windows(2).all(|w| w[0] < w[1]), "increasing, distinct");
+            // Evenly spaced: every gap within one of last / 199.
+            let ideal = last as f64 / (MAX_GIF_FRAMES - 1) as f64;
+            assert!(
+                f.windows(2)
+                    .all(|w| ((w[1] - w[0]) as f64 - ideal).abs() <= 1.0),
+                "last = {last}"
+            );
+        }
+        // 19 900 updates over 199 gaps: exactly every 100th.
+        assert_eq!(&gif_frames(19_900)[..3], &[0, 100, 200]);
+    }
+
+    #[test]
+    fn curves_are_thinned_keeping_first_and_last() {
+        let points: Vec<[f64; 2]> = (0..=20_000).map(|k| [k as f64, 1.0]).collect();
+        let thin = decimate(points, MAX_CURVE_POINTS);
+        assert_eq!(thin.len(), MAX_CURVE_POINTS);
+        assert_eq!((thin[0][0], thin[thin.len() - 1][0]), (0.0, 20_000.0));
+        let short: Vec<[f64; 2]> = (0..10).map(|k| [k as f64, 0.0]).collect();
+        assert_eq!(decimate(short.clone(), MAX_CURVE_POINTS), short);
     }
 }

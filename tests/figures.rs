@@ -1,13 +1,10 @@
 //! The figure pipeline end to end: a small experiment → every expected file, decodable, of the
-//! expected size, byte-identical on a second run; `check_figures` names a file that went stale,
-//! and regenerating removes only files its manifest lists.
+//! expected size, byte-identical on a second run; `check_figures` names a file that went stale.
 
 use std::path::{Path, PathBuf};
 
-use forward_backward_kl::app::output::OutputFile;
-use forward_backward_kl::app::{self, output};
-use forward_backward_kl::engine;
-use forward_backward_kl::figures::{self, Style, shown_iterations};
+use forward_backward_kl::app::{self, output::OutputFile};
+use forward_backward_kl::figures::{self, MAX_GIF_FRAMES, Style, gif_frames, shown_iterations};
 use image::AnimationDecoder;
 
 const SMALL: &str = r#"
@@ -50,14 +47,13 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The figures of the experiment `SMALL`, written to `dir/tiny.toml`, as output files.
 fn produce(dir: &Path) -> Vec<OutputFile> {
     let file = dir.join("tiny.toml");
     std::fs::write(&file, SMALL).expect("write the experiment");
-    let exp = app::load(&file).expect("a valid experiment");
-    let run = engine::run(&exp).expect("the fit runs");
+    let exp = app::load(&file).expect("the experiment is valid");
+    let run = forward_backward_kl::engine::run(&exp).expect("the fit runs");
     figures::run_figures(&run, Style::default())
-        .expect("the pipeline runs")
+        .expect("the figures draw")
         .into_iter()
         .map(|o| OutputFile {
             name: o.name,
@@ -71,7 +67,7 @@ fn pipeline_writes_every_figure_decodable_and_reproducible() {
     let dir = scratch("figures-pipeline");
     let outputs = produce(&dir);
     let out = dir.join("figures");
-    output::write_generated(&out, &outputs).expect("write");
+    app::output::write_generated(&out, &outputs).expect("write");
 
     // name → (width, height, frames): 6 × 6 in and a 3 × 2 grid of 3 in panels at 72 dpi.
     let expected: [(&str, u32, u32, usize); 6] = [
@@ -104,46 +100,37 @@ fn pipeline_writes_every_figure_decodable_and_reproducible() {
             assert_eq!((img.width(), img.height()), (*w, *h), "{name}");
         }
     }
-    for folder in [&out, &dir] {
-        assert!(!folder.read_dir().expect("list").any(|e| {
-            let name = e.expect("entry").file_name().to_string_lossy().into_owned();
-            name.contains(".tmp") || name.contains(".fbkl-")
-        }));
-    }
+    assert!(!out.read_dir().expect("list").any(|e| {
+        e.expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp")
+    }));
 
     // A second run gives the same bytes, and the folder checks clean.
     let again = produce(&dir);
     assert_eq!(outputs, again, "figures are byte-identical from run to run");
     assert!(app::check_figures(&out, &again).expect("check").is_empty());
 
-    // A changed file and a file generated before that nobody produces now are both named (and
-    // the manifest, which still lists it); a file someone else put there is not.
+    // A changed file and a generated file no longer produced are both named (and the manifest).
     std::fs::write(out.join("tiny_samples.png"), b"not a png").expect("overwrite");
-    let mut before = again.clone();
-    before.push(OutputFile {
-        name: "leftover.png".into(),
-        bytes: b"old".to_vec(),
-    });
-    output::write_generated(&out, &before).expect("an older generation");
-    std::fs::write(out.join("tiny_samples.png"), b"not a png").expect("overwrite");
-    std::fs::write(out.join("foreign.txt"), b"mine").expect("a foreign file");
-    let stale = app::check_figures(&out, &again).expect("check");
+    let fewer: Vec<OutputFile> = again
+        .iter()
+        .filter(|o| o.name != "tiny_target.png")
+        .cloned()
+        .collect();
+    let stale = app::check_figures(&out, &fewer).expect("check");
     let stale: Vec<String> = stale
         .iter()
         .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
         .collect();
     assert_eq!(
         stale,
-        ["tiny_samples.png", "leftover.png", output::MANIFEST]
+        ["tiny_samples.png", "tiny_target.png", app::output::MANIFEST]
     );
-    // Writing again repairs the first and removes the second; the foreign file stays.
-    output::write_generated(&out, &again).expect("rewrite");
+    // Writing again repairs the first.
+    app::output::write_generated(&out, &again).expect("rewrite");
     assert!(app::check_figures(&out, &again).expect("check").is_empty());
-    assert!(!out.join("leftover.png").exists());
-    assert_eq!(
-        std::fs::read(out.join("foreign.txt")).expect("kept"),
-        b"mine"
-    );
 }
 
 #[test]
@@ -175,6 +162,11 @@ fn the_committed_figures_are_what_the_experiments_produce() {
         "mixture_samples.png",
         "mixture_forward_kl.png",
         "mixture_reverse_kl.png",
+        "converged.png",
+        "bishop_10_2.png",
+        "bishop_10_3.png",
+        "renyi_mean_field.png",
+        "renyi_mixture.png",
     ] {
         let o = outputs
             .iter()
@@ -187,4 +179,27 @@ fn the_committed_figures_are_what_the_experiments_produce() {
             "figures/{name} is stale: run `cargo xtask figures`"
         );
     }
+}
+
+#[test]
+fn a_long_trace_animates_at_most_the_cap() {
+    // 2 000 updates of the tiny experiment: 200 frames, the first and the last among them.
+    let dir = scratch("figures-long");
+    let file = dir.join("long.toml");
+    std::fs::write(&file, SMALL.replace("n_iters = 5", "n_iters = 2000")).expect("write");
+    let exp = app::load(&file).expect("valid");
+    let run = forward_backward_kl::engine::run(&exp).expect("the fit runs");
+    let outputs = figures::run_figures(&run, Style::default()).expect("draw");
+    let gif = outputs
+        .iter()
+        .find(|o| o.name.ends_with(".gif"))
+        .expect("an animation");
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&gif.bytes))
+        .expect("GIF header")
+        .into_frames()
+        .collect_frames()
+        .expect("frames decode");
+    assert_eq!(frames.len(), MAX_GIF_FRAMES);
+    let f = gif_frames(2000);
+    assert_eq!((f[0], f[f.len() - 1]), (0, 2000));
 }
