@@ -7,8 +7,10 @@
 //! # Invariants
 //! - Shapes are programming errors, not input errors: a slice of the wrong length panics with a
 //!   message (these kernels sit in hot loops behind objectives that check their inputs once).
-//! - Nothing here allocates except [`Cholesky::new`] and [`Cholesky::identity`]; products write
-//!   into caller slices.
+//! - Products write into caller slices. Allocation happens only in [`Cholesky::new`] and
+//!   [`Cholesky::identity`] and, above the threading threshold, in [`matmul_tn_acc`] (its
+//!   per-chunk partial sums); [`Cholesky::refactor`] and [`Cholesky::refactor_gram`] reuse the
+//!   factor's buffers.
 //! - No result depends on the thread count ([`threads`], [`set_threads`]): products above the
 //!   threading threshold sum fixed chunks in chunk order, and [`for_each_chunk2`] cuts its chunks
 //!   the same way for every count.
