@@ -20,7 +20,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kl_dist::bench::gemm;
+use kl_dist::dense::gemm;
 use kl_grad::{Estimator, ForwardKlExact, ReverseKl};
 use kl_opt::Sgd;
 use rand::SeedableRng;

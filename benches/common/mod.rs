@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use kl_dist::{Mixture, Mvn, bench::gram};
+use kl_dist::{Mixture, Mvn, dense::gram};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;

@@ -15,7 +15,7 @@
 //!   where it is infinite (a Student t with ν ≤ 2).
 //! - Samples target, logistic regression (unnormalized: log Z is unknown): no KL.
 
-use kl_dist::{AnyDensity, LogDensity, Mvn, linalg::Cholesky};
+use kl_dist::{AnyDensity, Cholesky, LogDensity, Mvn};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 

@@ -126,6 +126,9 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 mod error;
 mod psis;
 mod summary;

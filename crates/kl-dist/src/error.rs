@@ -5,54 +5,101 @@ use std::fmt;
 /// Construction is the only place a `kl-dist` value can fail: once an [`crate::Mvn`] or
 /// [`crate::Mixture`] exists, evaluating or sampling it cannot.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Error {
     /// A dimension of zero (`what` is the argument, e.g. `"mean"`).
-    ZeroDimension { what: &'static str },
+    ZeroDimension {
+        /// The argument that has no entries (e.g. `"mean"`).
+        what: &'static str,
+    },
     /// An argument of the wrong length (`expected` and `got` count scalars).
     DimensionMismatch {
+        /// The argument (e.g. `"covariance"`, `"second normal"`, `"grid buffer"`).
         what: &'static str,
+        /// The length it must have.
         expected: usize,
+        /// The length it has.
         got: usize,
     },
     /// A NaN or infinite entry; `index` is the flat (row-major) position in `what`.
     NonFinite {
+        /// The argument (e.g. `"mean"`, `"covariance"`).
         what: &'static str,
+        /// The flat (row-major) position of the entry in `what`.
         index: usize,
+        /// The entry.
         value: f64,
     },
     /// `cov[row][col]` and `cov[col][row]` differ beyond the relative tolerance.
     Asymmetric {
+        /// The row of the upper-triangle entry (`row < col`).
         row: usize,
+        /// The column of the upper-triangle entry.
         col: usize,
+        /// `cov[row][col]`.
         upper: f64,
+        /// `cov[col][row]`.
         lower: f64,
     },
     /// The Cholesky factorization met a pivot ≤ 0 at `pivot` (0-based): the covariance is not positive definite.
-    NotPositiveDefinite { pivot: usize },
+    NotPositiveDefinite {
+        /// The 0-based pivot (row of the factor) at which the factorization failed.
+        pivot: usize,
+    },
     /// The square factor `L` is singular (Σ = L Lᵀ has a zero pivot at `pivot`).
-    SingularFactor { pivot: usize },
+    SingularFactor {
+        /// The 0-based pivot of Σ = L Lᵀ that is numerically zero.
+        pivot: usize,
+    },
     /// A mixture needs at least one component.
     NoComponents,
     /// A weight that is negative or NaN.
-    BadWeight { index: usize, value: f64 },
+    BadWeight {
+        /// The 0-based position of the weight.
+        index: usize,
+        /// The weight.
+        value: f64,
+    },
     /// Weights whose sum is not 1 (within 1e-6).
-    WeightsSum { sum: f64 },
+    WeightsSum {
+        /// The sum of the weights.
+        sum: f64,
+    },
     /// The weights and the components differ in number.
-    WeightCount { weights: usize, components: usize },
+    WeightCount {
+        /// The number of weights.
+        weights: usize,
+        /// The number of components.
+        components: usize,
+    },
     /// Component `index` has dimension `got`, the first component has `expected`.
     ComponentDimension {
+        /// The 0-based component.
         index: usize,
+        /// The dimension of the first component.
         expected: usize,
+        /// The dimension of component `index`.
         got: usize,
     },
     /// Component `index` could not be built.
-    Component { index: usize, source: Box<Error> },
+    Component {
+        /// The 0-based component.
+        index: usize,
+        /// Why it could not be built.
+        source: Box<Error>,
+    },
     /// An operation that needs a 2-D density (such as a grid) got dimension `got`.
-    NotTwoDimensional { got: usize },
+    NotTwoDimensional {
+        /// The dimension of the density given.
+        got: usize,
+    },
     /// A grid extent that is not finite or has `min >= max` on `axis` (`"x"` or `"y"`).
     BadExtent {
+        /// `"x"` or `"y"`.
         axis: &'static str,
+        /// The lower end given.
         min: f64,
+        /// The upper end given.
         max: f64,
     },
     /// A scalar parameter outside its domain: `what` is the argument (e.g. `"width"`), `value`

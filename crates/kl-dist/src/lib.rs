@@ -31,7 +31,7 @@
 //! - Only Cholesky factors are stored: no inverse, no determinant. `log det Σ = 2 Σ ln Cᵢᵢ` and
 //!   quadratic forms are triangular solves; mixtures are evaluated by log-sum-exp.
 //! - The random number generator is always passed in (`&mut R`); nothing here is global.
-//! - Batch methods write into caller slices, work on blocks of [`linalg::BLOCK`] points and do not
+//! - Batch methods write into caller slices, work on blocks of [`dense::BLOCK`] points and do not
 //!   allocate per point.
 //! - Depends on faer (factorizations for d > 8) and rand; knows nothing of objectives or plots.
 //!
@@ -59,11 +59,15 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod dense;
 mod error;
-pub mod fastmath;
-pub mod linalg;
+mod fastmath;
+mod linalg;
 mod mixture;
 mod mvn;
 mod par;
@@ -74,6 +78,7 @@ use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
 pub use error::Error;
+pub use linalg::Cholesky;
 pub use mixture::Mixture;
 pub use mvn::Mvn;
 pub use renyi::renyi_divergence;
@@ -237,6 +242,10 @@ impl AnyDensity {
     /// Fills `out` with `out.len() / d` independent exact draws, or returns
     /// [`Error::NoSampler`] (naming the target) if it has no exact sampler; `out` is then
     /// untouched.
+    ///
+    /// # Errors
+    /// [`Error::NoSampler`] (naming the target) for the logistic regression posterior, which has
+    /// no exact sampler.
     pub fn try_sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) -> Result<(), Error> {
         match self {
             AnyDensity::Mvn(d) => d.sample(rng, out),
@@ -293,6 +302,10 @@ impl LogDensity for AnyDensity {
 /// Closed-form `D(p ‖ q)` between normals of one dimension:
 /// `½ [tr(Σq⁻¹ Σp) + (μq − μp)ᵀ Σq⁻¹ (μq − μp) − d + log det Σq − log det Σp]`,
 /// with the trace as `‖Cq⁻¹ Cp‖²_F` (triangular solves; no inverse).
+///
+/// # Errors
+/// [`Error::DimensionMismatch`] (`what = "second normal"`) when `q` and `p` differ in
+/// dimension.
 pub fn kl_divergence(p: &Mvn, q: &Mvn) -> Result<f64, Error> {
     let d = p.dim();
     if q.dim() != d {
@@ -316,6 +329,10 @@ pub fn kl_divergence(p: &Mvn, q: &Mvn) -> Result<f64, Error> {
 /// The notebook's random Gaussian: mean ~ N(0, I) + `shift`; `A` ~ N(0, 1) entrywise with its
 /// strictly upper triangle zeroed (in 2-D, `A[0,1] = 0`); Σ = A Aᵀ. Draw order: the d mean
 /// entries, then A row-major (all d² entries are drawn, the upper ones then zeroed).
+///
+/// # Errors
+/// What [`Mvn::from_factor`] reports: [`Error::ZeroDimension`] for `dim = 0`, or (with
+/// probability zero) [`Error::SingularFactor`] for a singular draw of `A`.
 pub fn random_mvn<R: Rng + ?Sized>(rng: &mut R, dim: usize, shift: f64) -> Result<Mvn, Error> {
     let mean: Vec<f64> = (0..dim)
         .map(|_| rng.sample::<f64, _>(StandardNormal) + shift)
@@ -344,6 +361,11 @@ pub fn linspace(a: f64, b: f64, n: usize) -> impl ExactSizeIterator<Item = f64> 
 /// The notebook's `prob_map`: the density of a 2-D `density` on an `nx × ny` grid over
 /// `extent = [xmin, xmax, ymin, ymax]` into `out` (row-major: row i is `y_i`, column j is `x_j`,
 /// both `linspace`).
+///
+/// # Errors
+/// [`Error::NotTwoDimensional`] for a density that is not 2-D; [`Error::BadExtent`] naming the
+/// axis whose ends are not finite or have `min >= max`; [`Error::DimensionMismatch`]
+/// (`what = "grid buffer"`) when `out.len() != nx * ny`.
 pub fn density_grid<D: LogDensity + ?Sized>(
     density: &D,
     extent: [f64; 4],

@@ -4,8 +4,6 @@
 //! row-major `d × ncols` matrix, so the innermost loops run over contiguous columns and vectorize.
 //! Nothing here allocates except [`Cholesky::new`].
 
-pub use crate::par::{for_each_chunk2, set_threads, threads};
-
 /// Sizes up to this use the hand-written factorization; larger ones go through faer.
 const SMALL: usize = 8;
 
@@ -24,7 +22,8 @@ fn pivot_ok(s: f64, aii: f64, d: usize) -> bool {
 }
 
 /// Lanes of the blocked kernels: points are processed `BLOCK` at a time, stored as `d × BLOCK`
-/// (the solves have fixed-width kernels for `BLOCK` and [`LANES`] columns).
+/// (the solves have fixed-width kernels for `BLOCK` and 16 columns, the lanes of the density batch
+/// kernels).
 pub const BLOCK: usize = 8;
 
 /// Lanes of the density batch kernels: 16 points at a time, so that every triangular-solve row
@@ -48,6 +47,10 @@ pub struct Cholesky {
 impl Cholesky {
     /// Factors the symmetric `d × d` matrix `a` (only its lower triangle is read).
     /// On failure returns the 0-based index of the first non-positive (or NaN) pivot.
+    ///
+    /// # Errors
+    /// `Err(k)` with the 0-based index `k` of the first pivot that is not positive (or is NaN,
+    /// or numerically zero relative to `aₖₖ`).
     pub fn new(a: &[f64], d: usize) -> Result<Self, usize> {
         let mut c = Cholesky::identity(d);
         c.refactor(a)?;
@@ -73,6 +76,10 @@ impl Cholesky {
     /// Factors `A = F Fᵀ` for a square, not necessarily triangular, row-major `f` (`d × d`), without
     /// forming `A` outside the factor's buffers (for `d > 8` the lower triangle of `F Fᵀ` is one
     /// faer triangular product). Allocation-free. On failure the pivot index is returned.
+    ///
+    /// # Errors
+    /// `Err(k)` with the 0-based index `k` of the first pivot of `F Fᵀ` that is numerically zero
+    /// (`F` singular or nearly so) or NaN.
     #[track_caller]
     pub fn refactor_gram(&mut self, f: &[f64]) -> Result<(), usize> {
         let d = self.d;
@@ -229,6 +236,10 @@ impl Cholesky {
     /// Factors `a` into this factor's buffers (same `d`), without allocating (for `d > 8` by faer's
     /// blocked Cholesky in place, with its scratch on the stack up to `d ≈ 4000`).
     /// On failure the factor's contents are unspecified and the pivot index is returned.
+    ///
+    /// # Errors
+    /// `Err(k)` with the 0-based index `k` of the first pivot that is not positive (or is NaN,
+    /// or numerically zero relative to `aₖₖ`).
     #[track_caller]
     pub fn refactor(&mut self, a: &[f64]) -> Result<(), usize> {
         let d = self.d;
@@ -376,6 +387,7 @@ fn cholesky_small(a: &[f64], d: usize, l: &mut [f64]) -> Result<(), usize> {
 }
 
 /// faer's blocked Cholesky for larger `d`.
+#[cfg(any(test, feature = "bench"))]
 fn cholesky_faer(a: &[f64], d: usize, l: &mut [f64]) -> Result<(), usize> {
     let m = faer::Mat::<f64>::from_fn(
         d,
@@ -404,7 +416,10 @@ fn cholesky_faer(a: &[f64], d: usize, l: &mut [f64]) -> Result<(), usize> {
 }
 
 /// Factors with faer regardless of size (a test oracle for the hand-written path).
-#[doc(hidden)]
+///
+/// # Errors
+/// `Err(k)` with the 0-based index `k` of the first failing pivot, as [`Cholesky::new`].
+#[cfg(any(test, feature = "bench"))]
 pub fn cholesky_with_faer(a: &[f64], d: usize) -> Result<Vec<f64>, usize> {
     let mut l = vec![0.0; d * d];
     cholesky_faer(a, d, &mut l)?;
@@ -412,7 +427,10 @@ pub fn cholesky_with_faer(a: &[f64], d: usize) -> Result<Vec<f64>, usize> {
 }
 
 /// Factors with the hand-written kernel regardless of size (tested against faer).
-#[doc(hidden)]
+///
+/// # Errors
+/// `Err(k)` with the 0-based index `k` of the first failing pivot, as [`Cholesky::new`].
+#[cfg(any(test, feature = "bench"))]
 pub fn cholesky_hand_written(a: &[f64], d: usize) -> Result<Vec<f64>, usize> {
     let mut l = vec![0.0; d * d];
     cholesky_small(a, d, &mut l)?;

@@ -10,6 +10,27 @@ use crate::{Error, LogDensity, Mvn, Sample};
 ///
 /// `log_prob` is a log-sum-exp over `ln wₖ + log N(x; μₖ, Σₖ)`, so it stays finite and accurate
 /// far out in the tails, where a sum of `exp` underflows to 0.
+///
+/// # Example
+/// ```
+/// use kl_dist::{Error, LogDensity, Mixture, Mvn};
+///
+/// # fn main() -> Result<(), Error> {
+/// let a = Mvn::new(&[-1.0], &[1.0])?;
+/// let b = Mvn::new(&[1.0], &[1.0])?;
+/// let p = Mixture::new(&[0.5, 0.5], vec![a.clone(), b.clone()])?;
+/// // At 0 both components are φ(1) = exp(−½) / √(2π).
+/// let expected = -0.5 * (2.0 * std::f64::consts::PI).ln() - 0.5;
+/// assert!((p.log_prob(&[0.0]) - expected).abs() < 1e-12);
+/// // Mean ½(−1) + ½(1) = 0, variance 1 + ½(1) + ½(1) = 2.
+/// assert!(p.mean()[0].abs() < 1e-12 && (p.covariance()[0] - 2.0).abs() < 1e-12);
+/// // Finite far in the tails, where exp(log N) underflows.
+/// assert!(p.log_prob(&[60.0]).is_finite());
+/// // Weights must sum to 1.
+/// assert!(matches!(Mixture::new(&[0.5, 0.6], vec![a, b]), Err(Error::WeightsSum { .. })));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mixture {
     weights: Vec<f64>,
@@ -22,6 +43,12 @@ pub struct Mixture {
 impl Mixture {
     /// A mixture of `components` with `weights` (≥ 0, summing to 1 within 1e-6; they are then
     /// renormalized to sum to 1 exactly).
+    ///
+    /// # Errors
+    /// [`Error::NoComponents`] for no components; [`Error::WeightCount`] when weights and
+    /// components differ in number; [`Error::BadWeight`] naming a negative or NaN weight;
+    /// [`Error::WeightsSum`] when the weights do not sum to 1 within 1e-6;
+    /// [`Error::ComponentDimension`] naming a component whose dimension differs from the first's.
     pub fn new(weights: &[f64], components: Vec<Mvn>) -> Result<Self, Error> {
         if components.is_empty() {
             return Err(Error::NoComponents);
@@ -72,6 +99,10 @@ impl Mixture {
 
     /// Builds each component from `(mean, cov)` (row-major) and the mixture from them; a bad
     /// component is reported as [`Error::Component`] with its index.
+    ///
+    /// # Errors
+    /// [`Error::Component`] with the index of a component [`Mvn::new`] refuses (its error as the
+    /// source), then what [`Mixture::new`] reports.
     pub fn from_parameters(
         weights: &[f64],
         components: &[(Vec<f64>, Vec<f64>)],

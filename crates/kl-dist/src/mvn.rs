@@ -10,6 +10,28 @@ pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
 /// A multivariate normal N(μ, Σ) of any dimension d ≥ 1, stored as its mean and the Cholesky factor
 /// `C` of Σ (never an inverse). `log det Σ = 2 Σ ln Cᵢᵢ`; quadratic forms are triangular solves.
+///
+/// # Example
+/// ```
+/// use kl_dist::{Error, LogDensity, Mvn};
+///
+/// # fn main() -> Result<(), Error> {
+/// // Independent coordinates: N(1, 4) × N(−1, 1).
+/// let p = Mvn::new(&[1.0, -1.0], &[4.0, 0.0, 0.0, 1.0])?;
+/// // log N(3; 1, 4) + log N(−1; −1, 1) = −ln 2π − ½ ln 4 − ½.
+/// let expected = -(2.0 * std::f64::consts::PI).ln() - 0.5 * 4.0f64.ln() - 0.5;
+/// let mut score = [0.0; 2];
+/// assert!((p.grad_log_prob(&[3.0, -1.0], &mut score) - expected).abs() < 1e-12);
+/// // ∇ log p = −Σ⁻¹ (x − μ) = (−2/4, 0).
+/// assert!((score[0] + 0.5).abs() < 1e-12 && score[1].abs() < 1e-12);
+/// // The same normal from a square factor L with Σ = L Lᵀ.
+/// let q = Mvn::from_factor(&[1.0, -1.0], &[2.0, 0.0, 0.0, 1.0])?;
+/// assert!((q.log_prob(&[3.0, -1.0]) - expected).abs() < 1e-12);
+/// // A covariance that is not positive definite is refused, naming the pivot.
+/// assert_eq!(Mvn::new(&[0.0], &[-1.0]), Err(Error::NotPositiveDefinite { pivot: 0 }));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mvn {
     mean: Vec<f64>,
@@ -22,7 +44,8 @@ pub struct Mvn {
 impl Mvn {
     /// N(mean, cov) with `cov` row-major `d × d`, `d = mean.len()`.
     ///
-    /// Errors: an empty mean, a covariance of the wrong size, a non-finite entry (named with its
+    /// # Errors
+    /// An empty mean, a covariance of the wrong size, a non-finite entry (named with its
     /// index), an asymmetric covariance (relative tolerance 1e-9, names the entries), or a
     /// covariance that is not positive definite (names the failing Cholesky pivot).
     pub fn new(mean: &[f64], cov: &[f64]) -> Result<Self, Error> {
@@ -65,6 +88,11 @@ impl Mvn {
 
     /// N(mean, L Lᵀ) for a square, not necessarily triangular, factor `l` (row-major `d × d`):
     /// the model's own parameterization. A singular `l` is an error naming the failing pivot.
+    ///
+    /// # Errors
+    /// [`Error::ZeroDimension`] for an empty mean; [`Error::DimensionMismatch`] for an `l` that is
+    /// not `d × d`; [`Error::NonFinite`] naming a non-finite entry of the mean or `l` (flat
+    /// index); [`Error::SingularFactor`] naming the failing pivot of `L Lᵀ`.
     pub fn from_factor(mean: &[f64], l: &[f64]) -> Result<Self, Error> {
         let d = mean.len();
         check_vector("mean", mean)?;

@@ -57,6 +57,11 @@ const ALPHA_ONE_TOL: f64 = 1e-8;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Errors
+/// [`Error::NonFinite`] (`what = "alpha"`) for a non-finite α;
+/// [`Error::DimensionMismatch`] (`what = "second normal"`) when `q` and `p` differ in
+/// dimension.
 pub fn renyi_divergence(q: &Mvn, p: &Mvn, alpha: f64) -> Result<f64, Error> {
     if !alpha.is_finite() {
         return Err(Error::NonFinite {

@@ -1,7 +1,8 @@
 //! The hand-written Cholesky (used for d ≤ 8) against faer's, and the `Cholesky` solves against
 //! the matrix they invert.
 
-use kl_dist::linalg::{Cholesky, cholesky_hand_written, cholesky_with_faer, matmul};
+use kl_dist::bench::{cholesky_hand_written, cholesky_with_faer};
+use kl_dist::dense::{Cholesky, matmul};
 use kl_testkit::spd;
 use proptest::prelude::*;
 

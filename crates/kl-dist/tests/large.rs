@@ -2,7 +2,7 @@
 //! against an independent log-sum-exp of the components' scalar `Mvn::log_prob` (hand-written
 //! solves), scores against central finite differences, batches against single points.
 
-use kl_dist::linalg::Cholesky;
+use kl_dist::Cholesky;
 use kl_dist::{LogDensity, Mixture};
 use kl_testkit::{check_gradient, mixture, vector};
 use proptest::prelude::*;

@@ -2,23 +2,38 @@ use std::fmt;
 
 /// Why an objective could not be built or evaluated.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Error {
     /// L Lᵀ is not positive definite: L is singular (or nearly so) at this θ.
-    SingularModel { pivot: usize },
+    SingularModel {
+        /// The 0-based pivot of L Lᵀ that is numerically zero.
+        pivot: usize,
+    },
     /// θ has a NaN or infinite entry at `index`.
-    NonFiniteParameter { index: usize, value: f64 },
+    NonFiniteParameter {
+        /// The 0-based position in θ (μ first, then L row-major).
+        index: usize,
+        /// The entry.
+        value: f64,
+    },
     /// An argument of the wrong length.
     DimensionMismatch {
+        /// The argument (e.g. `"theta"`, `"gradient"`, `"eps"`).
         what: &'static str,
+        /// The length it must have.
         expected: usize,
+        /// The length it has.
         got: usize,
     },
     /// `n_samples` (or the number of given samples) is zero.
     NoSamples,
     /// A given sample has a non-finite coordinate.
     NonFiniteSample {
+        /// The 0-based sample (row).
         sample: usize,
+        /// The 0-based coordinate within the sample.
         coordinate: usize,
+        /// The coordinate's value.
         value: f64,
     },
     /// A scalar argument out of its domain (`what` names it, e.g. `"alpha"`).

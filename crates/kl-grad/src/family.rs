@@ -62,6 +62,10 @@ impl Family {
     }
 
     /// The mean μ: the first d entries of θ.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] (`what = "theta"`) when θ does not have this family's
+    /// number of parameters for dimension `d`.
     pub fn mean(self, theta: &[f64], d: usize) -> Result<&[f64], Error> {
         self.check(theta, d)?;
         Ok(&theta[..d])
@@ -69,11 +73,15 @@ impl Family {
 
     /// The covariance Σ of q, `d × d` row-major (what a trace stores for either family):
     /// `L Lᵀ` (full rank) or `diag(exp(2ωᵢ))` (mean field).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] (`what = "theta"`) when θ does not have this family's
+    /// number of parameters for dimension `d`.
     pub fn covariance(self, theta: &[f64], d: usize) -> Result<Vec<f64>, Error> {
         self.check(theta, d)?;
         let mut cov = vec![0.0; d * d];
         match self {
-            Family::FullRank => kl_dist::linalg::gram(&theta[d..], d, &mut cov),
+            Family::FullRank => kl_dist::dense::gram(&theta[d..], d, &mut cov),
             Family::MeanField => {
                 for (i, w) in theta[d..].iter().enumerate() {
                     cov[i * d + i] = (2.0 * w).exp();
@@ -85,6 +93,10 @@ impl Family {
 
     /// The same q as full-rank parameters (μ, L): a copy for `FullRank`, `L = diag(exp ω)` for
     /// `MeanField`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] (`what = "theta"`) when θ does not have this family's
+    /// number of parameters for dimension `d`.
     pub fn to_full_rank(self, theta: &[f64], d: usize) -> Result<Vec<f64>, Error> {
         self.check(theta, d)?;
         match self {

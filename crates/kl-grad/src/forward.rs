@@ -6,7 +6,7 @@
 //! with `U = Σ⁻¹ S Σ⁻¹ L`, `tr(Σ⁻¹ S) = tr(U Lᵀ) = Σᵢⱼ Uᵢⱼ Lᵢⱼ`.
 
 use kl_dist::Mvn;
-use kl_dist::linalg::{gemm, matmul};
+use kl_dist::dense::{gemm, matmul};
 
 use crate::model::Model;
 use crate::{Error, Objective};
@@ -117,6 +117,26 @@ pub(crate) fn check_len(grad: &[f64], d: usize) -> Result<(), Error> {
 /// The notebook's loss is `½ [log det Σ + tr(Σ⁻¹ Σp) + (μ − μp)ᵀ Σ⁻¹ (μ − μp)]`: it drops the
 /// constants `− log det Σp − d`, which do not depend on θ, so both have the same gradient and
 /// the same iterates; only the reported value differs by `½ (log det Σp + d)`.
+///
+/// # Example
+/// ```
+/// use kl_dist::Mvn;
+/// use kl_grad::{ForwardKlExact, Objective};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let p = Mvn::new(&[0.0, 0.0], &[1.0, 0.0, 0.0, 1.0])?;
+/// let mut obj = ForwardKlExact::new(p);
+/// // θ = (μ, L) row-major: q = N((1, 0), I). D(p ‖ q) = ½ ‖μ‖² = ½, ∇μ = Σ⁻¹ (μ − μp) = (1, 0)
+/// // and, at Σ = Σp = I, ∇L = −δ δᵀ with δ = μ − μp.
+/// let theta = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+/// let mut grad = [0.0; 6];
+/// let value = obj.value_and_grad(&theta, &mut grad)?;
+/// assert!((value - 0.5).abs() < 1e-12);
+/// let expected = [1.0, 0.0, -1.0, 0.0, 0.0, 0.0];
+/// assert!(grad.iter().zip(&expected).all(|(g, e)| (g - e).abs() < 1e-12));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ForwardKlExact {
     kernel: CrossEntropy,
@@ -162,6 +182,11 @@ pub struct ForwardKlSamples {
 
 impl ForwardKlSamples {
     /// From `samples`, row-major `n × d` with `d = dim`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for `dim = 0` (`what = "dimension"`) or a sample count that
+    /// is not a multiple of `dim` (`what = "samples"`); [`Error::NoSamples`] for no samples;
+    /// [`Error::NonFiniteSample`] naming the sample and coordinate of a non-finite value.
     pub fn new(samples: &[f64], dim: usize) -> Result<Self, Error> {
         if dim == 0 {
             return Err(Error::DimensionMismatch {

@@ -76,7 +76,8 @@ pub struct ForwardKlIs<P> {
 impl<P: LogDensity> ForwardKlIs<P> {
     /// The objective for `target` with `n_samples` draws of ε from `rng` (not yet frozen).
     ///
-    /// Errors: [`Error::NoSamples`] for n = 0.
+    /// # Errors
+    /// [`Error::NoSamples`] for n = 0.
     pub fn new<R: Rng + ?Sized>(target: P, n_samples: usize, rng: &mut R) -> Result<Self, Error> {
         if n_samples == 0 {
             return Err(Error::NoSamples);
@@ -113,6 +114,10 @@ impl<P: LogDensity> ForwardKlIs<P> {
 
     /// Replaces ε (row-major n × d) by caller-given draws; the next evaluation freezes them at
     /// its θ.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] (`what = "eps"`) when `eps` is not n × d; ε is then
+    /// unchanged.
     pub fn set_eps(&mut self, eps: &[f64]) -> Result<(), Error> {
         if eps.len() != self.eps.len() {
             return Err(Error::DimensionMismatch {
@@ -130,7 +135,8 @@ impl<P: LogDensity> ForwardKlIs<P> {
     /// Fixes the draws at the proposal `theta_d` = (μ_d, L_d): xᵢ = μ_d + L_d εᵢ, their weights,
     /// weighted mean and covariance, and the ESS. O(n d²), no allocation.
     ///
-    /// Errors: those of θ (length, non-finite entry, singular L_d), and
+    /// # Errors
+    /// Those of θ (length, non-finite entry, singular L_d), and
     /// [`Error::DegenerateWeights`] if p̃ is 0 (or NaN) at every draw. On error the objective is
     /// left unfrozen.
     pub fn freeze(&mut self, theta_d: &[f64]) -> Result<(), Error> {

@@ -83,6 +83,9 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 mod error;
 mod family;
 mod forward;
@@ -118,9 +121,18 @@ pub trait Objective {
     }
 
     /// Writes ∇θ into `grad` (length [`Objective::n_params`]) and returns the value at `theta`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] for a `theta` or `grad` of the wrong length,
+    /// [`Error::NonFiniteParameter`] naming a non-finite entry of θ, [`Error::SingularModel`]
+    /// when L Lᵀ is not positive definite, and what the objective documents besides (e.g.
+    /// [`Error::InfiniteDivergence`], [`Error::DegenerateWeights`]).
     fn value_and_grad(&mut self, theta: &[f64], grad: &mut [f64]) -> Result<f64, Error>;
 
     /// The value at `theta`.
+    ///
+    /// # Errors
+    /// As [`Objective::value_and_grad`].
     fn value(&mut self, theta: &[f64]) -> Result<f64, Error> {
         let mut grad = vec![0.0; self.n_params()];
         self.value_and_grad(theta, &mut grad)

@@ -1,6 +1,6 @@
 //! The per-evaluation state of q: Σ = L Lᵀ, its Cholesky factor, and W = Σ⁻¹ L (= L⁻ᵀ).
 
-use kl_dist::linalg::Cholesky;
+use kl_dist::Cholesky;
 
 use crate::Error;
 

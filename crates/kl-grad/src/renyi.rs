@@ -7,7 +7,7 @@
 //! reverse KL, α = 0 the (negated) importance-weighted log evidence, α > 1 is more mode seeking
 //! than reverse KL, α < 1 more mass covering.
 
-use kl_dist::linalg::{Cholesky, gram};
+use kl_dist::dense::{Cholesky, gram};
 use kl_dist::{LogDensity, Mvn};
 use rand::Rng;
 
@@ -111,7 +111,8 @@ impl<P: LogDensity> Renyi<P> {
     /// The objective of order `alpha` (any finite value) for `target`, with `n_samples` draws of ε
     /// from `rng`.
     ///
-    /// Errors: [`Error::InvalidArgument`] for a non-finite α, [`Error::NoSamples`] for n = 0.
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a non-finite α, [`Error::NoSamples`] for n = 0.
     pub fn new<R: Rng + ?Sized>(
         target: P,
         alpha: f64,
@@ -150,6 +151,10 @@ impl<P: LogDensity> Renyi<P> {
     }
 
     /// Replaces ε (row-major n × d) by caller-given draws.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] (`what = "eps"`) when `eps` is not n × d; ε is then
+    /// unchanged.
     pub fn set_eps(&mut self, eps: &[f64]) -> Result<(), Error> {
         if eps.len() != self.eps.len() {
             return Err(Error::DimensionMismatch {
@@ -365,6 +370,9 @@ pub struct RenyiExact {
 impl RenyiExact {
     /// The objective of order `alpha` (finite) for the target `p`; a non-finite α is
     /// [`Error::InvalidArgument`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] (`what = "alpha"`) for a non-finite α.
     pub fn new(p: Mvn, alpha: f64) -> Result<Self, Error> {
         check_alpha(alpha)?;
         let d = p.dim();

@@ -1,7 +1,7 @@
 //! Reverse KL D(q ‖ p): by Monte Carlo with the reparameterization x = μ + L ε for any target, and
 //! in closed form for a Gaussian target.
 
-use kl_dist::linalg::{for_each_chunk2, gemm, gemm_tn, matmul, matmul_tn_acc};
+use kl_dist::dense::{for_each_chunk2, gemm, gemm_tn, matmul, matmul_tn_acc};
 use kl_dist::{LogDensity, Mvn};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -81,7 +81,7 @@ pub enum Estimator {
 /// `Pcg64::seed_from_u64(s_c)` by rand_distr's ziggurat (`StandardNormal`), where
 /// `s_c = splitmix64(key + (c + 1) · 0x9E3779B97F4A7C15)`. The chunks depend on n only, so ε —
 /// and every value and gradient — is the same bits whatever the number of threads
-/// (`KL_THREADS`, [`kl_dist::linalg::set_threads`]) that draws and evaluates them. (Until
+/// (`KL_THREADS`, [`kl_dist::dense::set_threads`]) that draws and evaluates them. (Until
 /// this contract, ε was `rng.sample(StandardNormal)` in one sequential loop.)
 ///
 /// # Invariants
@@ -89,6 +89,31 @@ pub enum Estimator {
 ///   sized at construction.
 /// - Sums over points are taken per fixed chunk of 256 points and the partial sums
 ///   added in chunk order (for d ≤ 8: one pass in point order).
+///
+/// # Example
+/// ```
+/// use kl_dist::Mvn;
+/// use kl_grad::{Estimator, Objective, ReverseKl, ReverseKlExact};
+/// use rand::SeedableRng;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let p = Mvn::new(&[0.0, 0.0], &[1.0, 0.0, 0.0, 1.0])?;
+/// let mut rng = kl_grad::rand_pcg::Pcg64::seed_from_u64(7);
+/// let mut obj = ReverseKl::new(p.clone(), 4000, Estimator::Stl, &mut rng)?;
+/// let mut grad = [0.0; 6];
+/// // θ = (μ, L) row-major. At q = p every term log q(xᵢ) − log p(xᵢ) is 0, and so is the
+/// // "sticking the landing" gradient, whatever the draws.
+/// let at_p = [0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+/// assert!(obj.value_and_grad(&at_p, &mut grad)?.abs() < 1e-12);
+/// assert!(grad.iter().all(|g| g.abs() < 1e-12));
+/// // Shifted by μ = (1, 0): D(q ‖ p) = ½ ‖μ‖² = ½, which the estimate approaches.
+/// let shifted = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+/// let exact = ReverseKlExact::new(p).value(&shifted)?;
+/// assert!((exact - 0.5).abs() < 1e-12);
+/// assert!((obj.value(&shifted)? - exact).abs() < 0.1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ReverseKl<P> {
     target: P,
@@ -113,6 +138,9 @@ pub struct ReverseKl<P> {
 
 impl<P: LogDensity> ReverseKl<P> {
     /// The objective for `target` with `n_samples` draws of ε from `rng`.
+    ///
+    /// # Errors
+    /// [`Error::NoSamples`] for `n_samples = 0`.
     pub fn new<R: Rng + ?Sized>(
         target: P,
         n_samples: usize,
@@ -182,6 +210,10 @@ impl<P: LogDensity> ReverseKl<P> {
     }
 
     /// Replaces ε (row-major n × d) by caller-given draws.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] (`what = "eps"`) when `eps` is not n × d; ε is then
+    /// unchanged.
     pub fn set_eps(&mut self, eps: &[f64]) -> Result<(), Error> {
         if eps.len() != self.eps.len() {
             return Err(Error::DimensionMismatch {

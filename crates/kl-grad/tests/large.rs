@@ -2,7 +2,7 @@
 //! d ≥ 24 the faer batch kernel): every gradient against central finite differences, and the
 //! value and gradient of reverse KL the same bits for 1 and 2 threads.
 
-use kl_dist::linalg::set_threads;
+use kl_dist::dense::set_threads;
 use kl_dist::{AnyDensity, LogDensity};
 use kl_grad::{Estimator, ForwardKlExact, Objective, ReverseKl};
 use kl_testkit::{check_gradient, mixture, mvn, vector};

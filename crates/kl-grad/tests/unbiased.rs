@@ -73,7 +73,7 @@ fn stl_is_zero_at_q_equals_p_for_any_draws() {
     let (ct, st) = (0.5f64.cos(), 0.5f64.sin());
     let q = [ct, -st, 0.0, st, ct, 0.0, 0.0, 0.0, 1.0];
     let mut l = vec![0.0; 9];
-    kl_dist::linalg::matmul(&c, &q, 3, 3, 3, &mut l);
+    kl_dist::dense::matmul(&c, &q, 3, 3, 3, &mut l);
     let theta = pack_theta(p.mean(), &l);
     let mut rng = Pcg64::seed_from_u64(9);
     let mut stl =

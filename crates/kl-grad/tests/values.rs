@@ -106,7 +106,7 @@ fn forward_kl_exact_is_zero_at_q_equals_p() {
     let (ct, st) = (0.8f64.cos(), 0.8f64.sin());
     let q_rot = [ct, 0.0, -st, 0.0, 1.0, 0.0, st, 0.0, ct];
     let mut cq = vec![0.0; 9];
-    kl_dist::linalg::matmul(&c, &q_rot, 3, 3, 3, &mut cq);
+    kl_dist::dense::matmul(&c, &q_rot, 3, 3, 3, &mut cq);
     let neg: Vec<f64> = c.iter().map(|v| -v).collect();
     for l in [c.clone(), neg, cq] {
         let th = pack_theta(p.mean(), &l);

@@ -68,6 +68,9 @@
 //! assert_eq!(err.to_string(), "iteration 162: loss is inf (the learning rate may be too large)");
 //! ```
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 mod error;
 mod minimize;
 mod optimizer;

@@ -17,6 +17,9 @@ pub struct Canvas {
 impl Canvas {
     /// A canvas filled with `background`. Fails with [`Error::CanvasSize`] when a side is zero
     /// or longer than [`MAX_CANVAS_SIDE`], or there are more than [`MAX_CANVAS_PIXELS`] pixels.
+    ///
+    /// # Errors
+    /// [`Error::CanvasSize`] as above.
     pub fn new(width: u32, height: u32, background: Rgba) -> Result<Canvas, Error> {
         let err = Error::CanvasSize {
             width: f64::from(width),
@@ -37,6 +40,10 @@ impl Canvas {
     }
 
     /// Straight (not premultiplied) RGBA8 pixels, row by row.
+    ///
+    /// # Errors
+    /// [`Error::CanvasSize`] as for [`Canvas::new`]; [`Error::CanvasData`] when `data` does not
+    /// hold `4 · width · height` bytes.
     pub fn from_rgba8(width: u32, height: u32, data: &[u8]) -> Result<Canvas, Error> {
         let mut canvas = Canvas::new(width, height, Rgba([0, 0, 0, 0]))?;
         if data.len() != canvas.pixmap.data().len() {

@@ -47,6 +47,10 @@ impl<'a> Grid<'a> {
     /// A checked grid: `values.len() == nx * ny`, `nx, ny >= 2`, and a finite extent with
     /// `xmin < xmax` and `ymin < ymax`. A grid with more than `u32::MAX` cell edges is a
     /// [`Error::GridShape`] too (marching squares indexes edges by `u32`).
+    ///
+    /// # Errors
+    /// [`Error::GridShape`] for a value count other than `nx * ny`, fewer than 2 rows or columns
+    /// or too many edges; [`Error::Extent`] for an extent that is not finite and increasing.
     pub fn new(values: &'a [f64], nx: usize, ny: usize, extent: [f64; 4]) -> Result<Self, Error> {
         let shape_err = Error::GridShape {
             len: values.len(),

@@ -10,6 +10,9 @@ use image::{Delay, ExtendedColorType, Frame, ImageEncoder, RgbaImage};
 use crate::{Canvas, Error};
 
 /// The canvas as PNG bytes: RGB when every pixel is opaque, RGBA otherwise. Deterministic.
+///
+/// # Errors
+/// [`Error::Encode`] if the PNG encoder fails.
 pub fn encode_png(canvas: &Canvas) -> Result<Vec<u8>, Error> {
     let rgba = canvas.to_rgba8();
     let mut out = Vec::new();
@@ -43,6 +46,11 @@ pub fn encode_png(canvas: &Canvas) -> Result<Vec<u8>, Error> {
 
 /// An animated GIF of `frames` (all the same size), `delay_ms` per frame, looping forever:
 /// [`GifWriter`] fed every frame. Deterministic.
+///
+/// # Errors
+/// What [`GifWriter::push`] and [`GifWriter::finish`] report: [`Error::NoFrames`] for no
+/// frames, [`Error::GifTooLarge`], [`Error::FrameSize`] for frames of different sizes,
+/// [`Error::Encode`].
 pub fn encode_gif(frames: &[Canvas], delay_ms: u32) -> Result<Vec<u8>, Error> {
     let mut gif = GifWriter::new(delay_ms);
     for f in frames {
@@ -138,6 +146,9 @@ impl GifWriter {
     /// ([`Error::GifTooLarge`]) or of another size than the first ([`Error::FrameSize`]);
     /// those leave the stream unchanged. An encoder failure ([`Error::Encode`]) spoils the
     /// stream: [`GifWriter::finish`] then fails too.
+    ///
+    /// # Errors
+    /// As above: [`Error::GifTooLarge`], [`Error::FrameSize`], [`Error::Encode`].
     pub fn push(&mut self, canvas: &Canvas) -> Result<(), Error> {
         let found = (canvas.width(), canvas.height());
         match self.size {
@@ -196,6 +207,9 @@ impl GifWriter {
 
     /// The GIF bytes. Fails with [`Error::NoFrames`] when no frame was pushed, or with the
     /// encoder's error if a push failed in the encoder.
+    ///
+    /// # Errors
+    /// As above: [`Error::NoFrames`], or the encoder's [`Error::Encode`].
     pub fn finish(mut self) -> Result<Vec<u8>, Error> {
         if let Some(message) = self.failed.take() {
             return Err(gif_err(message));

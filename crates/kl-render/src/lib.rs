@@ -70,6 +70,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 
 mod canvas;
 mod cmap_tables;

@@ -116,6 +116,9 @@ impl FigureSpec {
     /// ([`Error::FigureSpec`] naming the field), 1 to [`MAX_PANELS`] panels, and a canvas of
     /// at least 1 px, at most [`MAX_CANVAS_SIDE`] a side and [`MAX_CANVAS_PIXELS`] in all
     /// ([`Error::CanvasSize`] with the requested size and the limits).
+    ///
+    /// # Errors
+    /// [`Error::FigureSpec`] and [`Error::CanvasSize`] as above.
     pub fn pixel_size(&self) -> Result<(u32, u32), Error> {
         let check = |field: &'static str, v: f64| {
             if v.is_finite() && v > 0.0 {
@@ -792,6 +795,9 @@ pub struct Figure {
 impl Figure {
     /// An empty figure on a white background, after validating `spec` (see
     /// [`FigureSpec::pixel_size`] for what fails).
+    ///
+    /// # Errors
+    /// What [`FigureSpec::pixel_size`] reports.
     pub fn new(spec: FigureSpec) -> Result<Figure, Error> {
         let (width, height) = spec.pixel_size()?;
         Ok(Figure {

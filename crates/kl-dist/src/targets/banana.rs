@@ -48,7 +48,8 @@ pub struct Banana {
 impl Banana {
     /// The banana with `scale = a` (the standard deviation of x₁) and `curvature = b`.
     ///
-    /// Errors: [`Error::BadParameter`] for a scale that is not positive and finite
+    /// # Errors
+    /// [`Error::BadParameter`] for a scale that is not positive and finite
     /// (`what = "scale"`), or a non-finite curvature (`what = "curvature"`).
     pub fn new(scale: f64, curvature: f64) -> Result<Self, Error> {
         check_positive("scale", scale)?;

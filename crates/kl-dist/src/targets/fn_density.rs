@@ -33,6 +33,9 @@ impl<F> fmt::Debug for FnDensity<F> {
 ///
 /// Errors: [`Error::ZeroDimension`] for `dim = 0` (`what = "from_fn"`).
 ///
+/// # Errors
+/// [`Error::ZeroDimension`] (`what = "from_fn"`) for `dim = 0`.
+///
 /// # Example
 ///
 /// Fit a Gaussian to the banana N(x₁; 0, 1) · N(x₂; x₁² − 1, 1) by reverse KL, with Adam:

@@ -42,7 +42,8 @@ pub struct Funnel {
 impl Funnel {
     /// The funnel of dimension `dim ≥ 2` (x₀ and `dim − 1` conditionally normal coordinates).
     ///
-    /// Errors: [`Error::DimensionTooSmall`] for `dim < 2`; [`Error::BadParameter`] for a scale
+    /// # Errors
+    /// [`Error::DimensionTooSmall`] for `dim < 2`; [`Error::BadParameter`] for a scale
     /// that is not positive and finite (`what = "scale"`).
     pub fn new(dim: usize, scale: f64) -> Result<Self, Error> {
         if dim < 2 {

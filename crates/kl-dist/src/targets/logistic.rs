@@ -112,7 +112,8 @@ impl LogisticRegression {
     /// The posterior for `features` (row-major n × `n_features`) and `labels` (n values, each
     /// exactly 0 or 1).
     ///
-    /// Errors: [`Error::ZeroDimension`] for no rows (`what = "labels"`) or no columns at all
+    /// # Errors
+    /// [`Error::ZeroDimension`] for no rows (`what = "labels"`) or no columns at all
     /// (`n_features = 0` without an intercept, `what = "features"`);
     /// [`Error::DimensionMismatch`] if `features` does not hold n × `n_features` values;
     /// [`Error::NonFinite`] for a non-finite feature (flat index); [`Error::BadLabel`] naming
@@ -245,7 +246,8 @@ impl LogisticRegression {
     /// decrement gᵀ(−H)⁻¹g falls below 1e-20 (relative to 1 + |log p̃|) or the step is below
     /// 1e-12 (relative to 1 + ‖β‖∞).
     ///
-    /// Errors: [`Error::NoConvergence`] after 100 iterations (`what = "Newton's method"`);
+    /// # Errors
+    /// [`Error::NoConvergence`] after 100 iterations (`what = "Newton's method"`);
     /// [`Error::NotPositiveDefinite`] if −H is not numerically positive definite (pivot index).
     pub fn laplace(&self) -> Result<Mvn, Error> {
         let p = self.p;

@@ -77,14 +77,16 @@ pub struct Ring {
 impl Ring {
     /// The 2-D ring with `radius` r ≥ 0 and `width` w > 0.
     ///
-    /// Errors: as [`Ring::with_dim`].
+    /// # Errors
+    /// As [`Ring::with_dim`].
     pub fn new(radius: f64, width: f64) -> Result<Self, Error> {
         Self::with_dim(2, radius, width)
     }
 
     /// The ring in `dim ≥ 1` dimensions.
     ///
-    /// Errors: [`Error::DimensionTooSmall`] for `dim = 0`; [`Error::BadParameter`] for a radius
+    /// # Errors
+    /// [`Error::DimensionTooSmall`] for `dim = 0`; [`Error::BadParameter`] for a radius
     /// that is negative or not finite (`what = "radius"`) or a width that is not positive and
     /// finite (`what = "width"`).
     pub fn with_dim(dim: usize, radius: f64, width: f64) -> Result<Self, Error> {

@@ -48,7 +48,8 @@ impl StudentT {
     /// t with `df` degrees of freedom, location `mean` (d entries) and shape `scale`
     /// (row-major `d × d`).
     ///
-    /// Errors: [`Error::BadParameter`] for a `df` that is not positive and finite; for the
+    /// # Errors
+    /// [`Error::BadParameter`] for a `df` that is not positive and finite; for the
     /// location, what [`crate::Mvn::new`] reports for a mean (`what = "mean"`); for the shape a
     /// wrong size ([`Error::DimensionMismatch`], `what = "scale"`), a non-finite entry
     /// ([`Error::NonFinite`], `what = "scale"`), asymmetry ([`Error::Asymmetric`], relative

@@ -31,6 +31,9 @@ pub fn render(figure: &Figure) -> Canvas {
 /// Draws the panels of `figure` over what `canvas` holds (which is not cleared, and the
 /// figure's background is not painted). Fails with [`Error::CanvasMismatch`] when the canvas
 /// does not have the figure's size.
+///
+/// # Errors
+/// [`Error::CanvasMismatch`] as above.
 pub fn render_into(figure: &Figure, canvas: &mut Canvas) -> Result<(), Error> {
     let expected = (figure.width(), figure.height());
     let found = (canvas.width(), canvas.height());
