@@ -31,7 +31,7 @@ impl Location {
 /// At most this many characters of any user-given text are quoted in a message.
 pub const QUOTE_LIMIT: usize = 60;
 
-/// `text` cut to [`QUOTE_LIMIT`] characters, with `…` when it was cut (a message never echoes a
+/// `text` cut to `QUOTE_LIMIT` (60) characters, with `…` when it was cut (a message never echoes a
 /// whole field: a 50 MB string or a line of some other file stays out of the terminal).
 pub fn quote(text: &str) -> String {
     let mut chars = text.chars();

@@ -1,5 +1,5 @@
 //! Experiment files: TOML in, a validated [`Experiment`] out, in three stages —
-//! [`schema`] (the file as written, spanned), `locate` (errors with line, column and dotted key),
+//! `schema` (the file as written, spanned), `locate` (errors with line, column and dotted key),
 //! `validate` (every value checked once, sizes against the [`limits`]).
 //!
 //! Reading is not done here: the caller passes a [`Files`] that gives the bytes of the experiment

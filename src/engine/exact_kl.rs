@@ -19,7 +19,7 @@ use kl_dist::{AnyDensity, Cholesky, LogDensity, Mvn};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+use kl_dist::HALF_LN_2PI;
 const RADIUS: f64 = 9.0;
 const MAX_NODES: usize = 1201;
 const MC_SAMPLES: usize = 100_000;

@@ -3,7 +3,7 @@
 //!
 //! [`run`] is a sequence of small steps, each its own function: [`build_target`],
 //! [`initial_theta`], [`draw_samples`], [`build_objective`], the step size (given, or searched),
-//! [`fit::fit`], then the trace ([`trace::Trace`]) with the exact KL along the fit.
+//! `fit::fit`, then the trace ([`trace::Trace`]) with the exact KL along the fit.
 //!
 //! Random draws, all from one `Pcg64` seeded by the experiment's `seed`, in this order: the target
 //! (random-mvn), the initial model (`random = true`), `n_samples` draws of p (the data of

@@ -38,7 +38,7 @@ use crate::figures::{
 const LIM: [f64; 4] = [-4.0, 4.0, -4.0, 4.0];
 const GRID: usize = 128;
 
-/// The notebook's mixture 0.8·N([0.5,−0.7], [[1,1],[1,2]]) + 0.2·N([−2.5,2.5], [[0.5,0.1],[0.1,0.5]]).
+/// The notebook's mixture `0.8·N([0.5,−0.7], [[1,1],[1,2]]) + 0.2·N([−2.5,2.5], [[0.5,0.1],[0.1,0.5]])`.
 pub fn notebook_mixture() -> Mixture {
     Mixture::from_parameters(
         &[0.8, 0.2],

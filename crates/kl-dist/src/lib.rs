@@ -77,6 +77,9 @@ mod targets;
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
+/// ½ ln 2π, the normal's log normalizer per dimension (one definition for the workspace).
+pub const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
 pub use error::Error;
 pub use linalg::Cholesky;
 pub use mixture::Mixture;

@@ -6,7 +6,7 @@ use crate::par::{self, BatchKernels};
 use crate::{Error, LogDensity, Sample};
 
 /// `½ ln 2π`.
-pub(crate) const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+pub(crate) use crate::HALF_LN_2PI;
 
 /// A multivariate normal N(μ, Σ) of any dimension d ≥ 1, stored as its mean and the Cholesky factor
 /// `C` of Σ (never an inverse). `log det Σ = 2 Σ ln Cᵢᵢ`; quadratic forms are triangular solves.

@@ -11,7 +11,7 @@ use kl_dist::dense::{gemm, matmul};
 use crate::model::Model;
 use crate::{Error, Objective};
 
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+use kl_dist::HALF_LN_2PI;
 
 /// Above this dimension the kernel runs on faer (GEMM, triangular solves with d right-hand sides);
 /// up to it, on the hand-written small kernels (the d = 2 figures keep their bits).

@@ -8,7 +8,7 @@ use crate::forward::CrossEntropy;
 use crate::model::Model;
 use crate::{Error, Objective};
 
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+use kl_dist::HALF_LN_2PI;
 
 /// `−Σ w̄ᵢ log q(xᵢ; θ)`: the cross-entropy −E_p[log q] (forward KL up to p's entropy, a
 /// constant) estimated by self-normalized importance sampling from q.

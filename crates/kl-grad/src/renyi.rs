@@ -15,7 +15,7 @@ use crate::forward::check_len;
 use crate::model::Model;
 use crate::{Error, Objective, ReverseKlExact};
 
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+use kl_dist::HALF_LN_2PI;
 
 /// [`Renyi`] treats `|1 − α| ≤ ALPHA_ONE_TOL` as α = 1 (the limit: the mean of rᵢ).
 ///

@@ -10,7 +10,7 @@ use crate::forward::check_len;
 use crate::model::Model;
 use crate::{Error, Objective};
 
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+use kl_dist::HALF_LN_2PI;
 
 /// Points per fixed chunk of the draws and of the reductions over points (see [`ReverseKl`]).
 pub(crate) const DRAW_CHUNK: usize = 256;

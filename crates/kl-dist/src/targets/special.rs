@@ -14,8 +14,7 @@ const LANCZOS: [f64; 9] = [
     9.984_369_578_019_572e-6,
     1.505_632_735_149_311_6e-7,
 ];
-/// `½ ln 2π`.
-const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+use crate::HALF_LN_2PI;
 
 /// `ln Γ(x)` for `x > 0` by the Lanczos approximation (g = 7, 9 terms), evaluated in log space so
 /// that it does not overflow for large `x`; for `x < ½` through the reflection formula
