@@ -216,7 +216,8 @@ fn fit(file: &std::path::Path, out: &std::path::Path, style: Style) -> Result<()
     }
     if let Some(d) = run.trace.final_diagnostic() {
         line.push_str(&format!(
-            "; Pareto k̂ = {:.2} ({}), ESS = {:.0} of {}",
+            "; Pareto k̂ = {:.2}: {} (k̂ < 0.5 good, 0.5–0.7 usable, > 0.7 the fit's expectations \
+             are unreliable), ESS = {:.0} of {} draws of q",
             d.k_hat, d.verdict, d.ess, run.trace.diagnostic_draws
         ));
     }
