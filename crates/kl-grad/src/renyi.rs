@@ -141,8 +141,9 @@ impl<P: LogDensity> Renyi<P> {
         Ok(obj)
     }
 
-    /// Draws new ε from `rng` (n × d standard normals, the same values and order as
-    /// [`crate::ReverseKl::resample_with`]).
+    /// Draws new ε from `rng`: n × d standard normals in order, point by point (serial, from
+    /// the caller's stream — not [`crate::ReverseKl`]'s chunked streams; `set_eps` shares draws
+    /// between the two).
     pub fn resample_with<R: Rng + ?Sized>(&mut self, rng: &mut R) {
         for e in self.eps.iter_mut() {
             *e = crate::ziggurat::standard_normal(rng);
