@@ -326,36 +326,47 @@ fn bishop_10_3(runs: &Runs, style: Style) -> Result<Output, Error> {
             "(c) reverse KL D(q‖p): the other",
         ),
     ] {
-        let q = final_model(run)?;
-        let panel = fig.panel_mut(0, col);
-        contour_layer(
-            panel,
-            &p_grid,
-            GRID,
-            lim,
-            Colormap::Solid(P_COLOR),
-            ContourStyle {
-                width: 1.5,
-                halo: None,
-            },
-        );
-        ellipses(panel, &q, LineStyle::solid(Q_COLOR, 2.0));
-        panel.title(title);
-        let last = run.trace.iterations.last();
-        notes(
-            panel,
-            lim,
-            &[
-                format!(
-                    "D(p‖q) = {:.3}    D(q‖p) = {:.3}",
-                    last.and_then(|i| i.kl_forward).unwrap_or(f64::NAN),
-                    last.and_then(|i| i.kl_reverse).unwrap_or(f64::NAN),
-                ),
-                k_hat_note(run),
-            ],
-        );
+        fit_panel(fig.panel_mut(0, col), run, &p_grid, lim, title)?;
     }
     png(name, &fig)
+}
+
+/// p's contours, the fitted q's ellipses, the title, and both KLs and k_hat under the panel.
+fn fit_panel(
+    panel: &mut kl_render::Panel,
+    run: &Run,
+    p_grid: &[f64],
+    lim: [f64; 4],
+    title: &str,
+) -> Result<(), Error> {
+    let q = final_model(run)?;
+    contour_layer(
+        panel,
+        p_grid,
+        GRID,
+        lim,
+        Colormap::Solid(P_COLOR),
+        ContourStyle {
+            width: 1.5,
+            halo: None,
+        },
+    );
+    ellipses(panel, &q, LineStyle::solid(Q_COLOR, 2.0));
+    panel.title(title);
+    let last = run.trace.iterations.last();
+    notes(
+        panel,
+        lim,
+        &[
+            format!(
+                "D(p‖q) = {:.3}    D(q‖p) = {:.3}",
+                last.and_then(|i| i.kl_forward).unwrap_or(f64::NAN),
+                last.and_then(|i| i.kl_reverse).unwrap_or(f64::NAN),
+            ),
+            k_hat_note(run),
+        ],
+    );
+    Ok(())
 }
 
 fn alpha_label(alpha: f64) -> String {
@@ -410,34 +421,13 @@ fn renyi_mixture(runs: &Runs, style: Style) -> Result<Output, Error> {
     let mut fig = square_panels(name, ALPHAS.len(), style)?;
     for (col, (alpha, _, mixture)) in ALPHAS.iter().enumerate() {
         let run = runs.get(mixture);
-        let q = final_model(run)?;
-        let panel = fig.panel_mut(0, col);
-        contour_layer(
-            panel,
+        fit_panel(
+            fig.panel_mut(0, col),
+            run,
             &p_grid,
-            GRID,
             lim,
-            Colormap::Solid(P_COLOR),
-            ContourStyle {
-                width: 1.5,
-                halo: None,
-            },
-        );
-        ellipses(panel, &q, LineStyle::solid(Q_COLOR, 2.0));
-        panel.title(&alpha_label(*alpha));
-        let last = run.trace.iterations.last();
-        notes(
-            panel,
-            lim,
-            &[
-                format!(
-                    "D(p‖q) = {:.3}    D(q‖p) = {:.3}",
-                    last.and_then(|i| i.kl_forward).unwrap_or(f64::NAN),
-                    last.and_then(|i| i.kl_reverse).unwrap_or(f64::NAN),
-                ),
-                k_hat_note(run),
-            ],
-        );
+            &alpha_label(*alpha),
+        )?;
     }
     png(name, &fig)
 }
