@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::missing_errors_doc)]
 
+mod affine;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod dense;
@@ -146,6 +147,30 @@ pub trait LogDensity {
         {
             *l = self.grad_log_prob(x, g);
         }
+    }
+    /// At the points xᵢ = `mu` + `l` εᵢ (`eps` row-major n × d, `l` row-major d × d, n =
+    /// `log_prob.len()`): `log p(xᵢ)` into `log_prob`, Σᵢ ∇ log p(xᵢ) into `grad_mu` (d) and
+    /// Σᵢ ∇ log p(xᵢ) εᵢᵀ into `grad_l` (d × d row-major) — what a reparameterized gradient
+    /// (reverse KL) needs — and `true`; or `false`, touching nothing, when the density has no
+    /// such kernel (the default), so that the caller computes the points and uses
+    /// [`LogDensity::grad_log_prob_batch`].
+    ///
+    /// Mixtures and normals implement it with matrix products on ε (no per-point triangular
+    /// solve); `work` is their scratch, grown on the first call and reused after, its contents
+    /// unspecified. Results depend on the inputs only, never on the thread count.
+    #[allow(clippy::too_many_arguments)]
+    fn grad_log_prob_affine(
+        &self,
+        mu: &[f64],
+        l: &[f64],
+        eps: &[f64],
+        log_prob: &mut [f64],
+        grad_mu: &mut [f64],
+        grad_l: &mut [f64],
+        work: &mut Vec<f64>,
+    ) -> bool {
+        let _ = (mu, l, eps, log_prob, grad_mu, grad_l, work);
+        false
     }
 }
 
@@ -299,6 +324,18 @@ impl LogDensity for AnyDensity {
     }
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         delegate!(self, d => d.grad_log_prob_batch(points, log_prob, grad))
+    }
+    fn grad_log_prob_affine(
+        &self,
+        mu: &[f64],
+        l: &[f64],
+        eps: &[f64],
+        log_prob: &mut [f64],
+        grad_mu: &mut [f64],
+        grad_l: &mut [f64],
+        work: &mut Vec<f64>,
+    ) -> bool {
+        delegate!(self, d => d.grad_log_prob_affine(mu, l, eps, log_prob, grad_mu, grad_l, work))
     }
 }
 

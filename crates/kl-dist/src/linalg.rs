@@ -623,7 +623,7 @@ pub fn matmul_tn_acc(a: &[f64], b: &[f64], m: usize, n: usize, out: &mut [f64]) 
     let n_chunks = rows.div_ceil(CHUNK);
     let mut partial = vec![0.0; n_chunks * m * n];
     let per_thread = n_chunks.div_ceil(crate::par::threads());
-    std::thread::scope(|s| {
+    rayon::in_place_scope(|s| {
         let mut jobs = partial
             .chunks_mut(per_thread * m * n)
             .zip(a.chunks(per_thread * CHUNK * m))
@@ -639,7 +639,7 @@ pub fn matmul_tn_acc(a: &[f64], b: &[f64], m: usize, n: usize, out: &mut [f64]) 
             }
         };
         for job in jobs {
-            s.spawn(move || work(job));
+            s.spawn(move |_| work(job));
         }
         if let Some(job) = first {
             work(job);

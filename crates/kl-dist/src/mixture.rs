@@ -624,6 +624,31 @@ impl LogDensity for Mixture {
         }
         par::grad_log_prob_batch(self, points, log_prob, grad);
     }
+
+    fn grad_log_prob_affine(
+        &self,
+        mu: &[f64],
+        l: &[f64],
+        eps: &[f64],
+        log_prob: &mut [f64],
+        grad_mu: &mut [f64],
+        grad_l: &mut [f64],
+        work: &mut Vec<f64>,
+    ) -> bool {
+        assert_eq!(mu.len(), self.dim(), "mu must have the target's dimension");
+        crate::affine::mixture_affine(
+            &self.components,
+            &self.log_weights,
+            mu,
+            l,
+            eps,
+            log_prob,
+            grad_mu,
+            grad_l,
+            work,
+        );
+        true
+    }
 }
 
 impl Sample for Mixture {

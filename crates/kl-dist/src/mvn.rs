@@ -245,6 +245,31 @@ impl LogDensity for Mvn {
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         par::grad_log_prob_batch(self, points, log_prob, grad);
     }
+
+    fn grad_log_prob_affine(
+        &self,
+        mu: &[f64],
+        l: &[f64],
+        eps: &[f64],
+        log_prob: &mut [f64],
+        grad_mu: &mut [f64],
+        grad_l: &mut [f64],
+        work: &mut Vec<f64>,
+    ) -> bool {
+        assert_eq!(mu.len(), self.dim(), "mu must have the target's dimension");
+        crate::affine::mixture_affine(
+            std::slice::from_ref(self),
+            &[0.0],
+            mu,
+            l,
+            eps,
+            log_prob,
+            grad_mu,
+            grad_l,
+            work,
+        );
+        true
+    }
 }
 
 impl Sample for Mvn {

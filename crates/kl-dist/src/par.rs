@@ -1,13 +1,17 @@
 //! Splitting large batches over threads. Batch outputs are per point, so how the points are split
 //! cannot change any result: the pieces are only a matter of speed.
+//!
+//! The pieces run as jobs of rayon's global pool (`rayon::in_place_scope`: the calling thread
+//! takes the first piece, pool threads the others), not on threads started per call: a scoped OS
+//! thread costs ~35 µs to start on the 2-core VM, which was a quarter of a d = 32 reverse-KL step.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::linalg::BLOCK;
 
-/// Below this many `n · K · d²` units of work a batch runs on the calling thread (a thread costs
-/// tens of microseconds to start).
+/// Below this many `n · K · d²` units of work a batch runs on the calling thread (handing work to
+/// another thread and waking it costs microseconds).
 pub(crate) const PAR_WORK: usize = 1 << 21;
 
 /// A process-wide override of the thread count (0: none), set by [`set_threads`].
@@ -69,7 +73,7 @@ pub fn for_each_chunk2<F>(
         return f(0, a, b);
     }
     let per = n_chunks.div_ceil(parts);
-    std::thread::scope(|s| {
+    rayon::in_place_scope(|s| {
         let mut jobs = a
             .chunks_mut(per * a_len)
             .zip(b.chunks_mut(per * b_len))
@@ -77,7 +81,7 @@ pub fn for_each_chunk2<F>(
         let first = jobs.next();
         let f = &f;
         for (t, (x, y)) in jobs {
-            s.spawn(move || f(t * per, x, y));
+            s.spawn(move |_| f(t * per, x, y));
         }
         if let Some((_, (x, y))) = first {
             f(0, x, y);
@@ -102,12 +106,12 @@ where
         return f(points, out);
     }
     let m = piece(n, parts);
-    std::thread::scope(|s| {
+    rayon::in_place_scope(|s| {
         let mut pieces = points.chunks(m * d).zip(out.chunks_mut(m * w));
         let first = pieces.next();
         for (p, o) in pieces {
             let f = &f;
-            s.spawn(move || f(p, o));
+            s.spawn(move |_| f(p, o));
         }
         if let Some((p, o)) = first {
             f(p, o);
@@ -132,7 +136,7 @@ pub(crate) fn par_chunks2<F>(
         return f(points, a, b);
     }
     let m = piece(n, parts);
-    std::thread::scope(|s| {
+    rayon::in_place_scope(|s| {
         let mut pieces = points
             .chunks(m * d)
             .zip(a.chunks_mut(m))
@@ -140,7 +144,7 @@ pub(crate) fn par_chunks2<F>(
         let first = pieces.next();
         for ((p, x), y) in pieces {
             let f = &f;
-            s.spawn(move || f(p, x, y));
+            s.spawn(move |_| f(p, x, y));
         }
         if let Some(((p, x), y)) = first {
             f(p, x, y);

@@ -86,7 +86,11 @@ pub enum Estimator {
 ///
 /// # Invariants
 /// - Evaluating allocates nothing: every buffer (x, log p, ∇ log p, per-chunk partial sums) is
-///   sized at construction.
+///   sized at construction, but for the target's scratch of
+///   [`LogDensity::grad_log_prob_affine`], sized by the first evaluation with a gradient.
+/// - For d > 8, the gradient comes from the target's `grad_log_prob_affine` where it has one
+///   (mixtures and normals: matrix products on ε, no per-point solve); else from the points
+///   and `grad_log_prob_batch`. Either way the sums are over fixed chunks of points.
 /// - Sums over points are taken per fixed chunk of 256 points and the partial sums
 ///   added in chunk order (for d ≤ 8: one pass in point order).
 ///
@@ -134,6 +138,11 @@ pub struct ReverseKl<P> {
     tmp: Vec<f64>,
     /// Per-chunk partial sums, `n_chunks × (1 + d + d²)`.
     part: Vec<f64>,
+    /// The target's scratch for [`LogDensity::grad_log_prob_affine`] (sized by its first call).
+    work: Vec<f64>,
+    /// The last evaluated θ, and whether `xs` holds its points for the current ε.
+    theta: Vec<f64>,
+    xs_fresh: bool,
 }
 
 impl<P: LogDensity> ReverseKl<P> {
@@ -166,6 +175,9 @@ impl<P: LogDensity> ReverseKl<P> {
             lt: vec![0.0; d * d],
             tmp: vec![0.0; d * d],
             part: vec![0.0; n_samples.div_ceil(DRAW_CHUNK) * (1 + d + d * d)],
+            work: Vec::new(),
+            theta: vec![0.0; d + d * d],
+            xs_fresh: false,
         };
         obj.resample_with(rng);
         Ok(obj)
@@ -175,6 +187,7 @@ impl<P: LogDensity> ReverseKl<P> {
     /// 256 points with a stream each, on threads when large: see the draw-order
     /// contract of [`ReverseKl`].
     pub fn resample_with<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        self.xs_fresh = false;
         let key = rng.next_u64();
         let d = self.model.d;
         let stl = self.estimator == Estimator::Stl && d > SMALL;
@@ -187,17 +200,33 @@ impl<P: LogDensity> ReverseKl<P> {
             &mut self.part,
             ps,
             |c0, eps, part| {
-                for (c, (e, p)) in eps
-                    .chunks_mut(DRAW_CHUNK * d)
-                    .zip(part.chunks_mut(ps))
+                // Two chunks at a time, their draws interleaved: the two streams' dependency
+                // chains overlap, and each chunk still gets its own stream's sequence.
+                for (pair, (e, p)) in eps
+                    .chunks_mut(2 * DRAW_CHUNK * d)
+                    .zip(part.chunks_mut(2 * ps))
                     .enumerate()
                 {
-                    let mut r = Pcg64::seed_from_u64(chunk_seed(key, c0 + c));
-                    for v in e.iter_mut() {
-                        *v = crate::ziggurat::standard_normal(&mut r);
+                    let c = c0 + 2 * pair;
+                    let split = e.len().min(DRAW_CHUNK * d);
+                    let (ea, eb) = e.split_at_mut(split);
+                    let mut ra = Pcg64::seed_from_u64(chunk_seed(key, c));
+                    let mut rb = Pcg64::seed_from_u64(chunk_seed(key, c + 1));
+                    let both = eb.len();
+                    let (ea_both, ea_rest) = ea.split_at_mut(both);
+                    for (va, vb) in ea_both.iter_mut().zip(eb.iter_mut()) {
+                        *va = crate::ziggurat::standard_normal(&mut ra);
+                        *vb = crate::ziggurat::standard_normal(&mut rb);
+                    }
+                    for va in ea_rest {
+                        *va = crate::ziggurat::standard_normal(&mut ra);
                     }
                     if d > SMALL {
-                        chunk_stats(e, d, stl, p);
+                        let (pa, pb) = p.split_at_mut(ps.min(p.len()));
+                        chunk_stats(ea, d, stl, pa);
+                        if !eb.is_empty() {
+                            chunk_stats(eb, d, stl, pb);
+                        }
                     }
                 }
             },
@@ -223,6 +252,7 @@ impl<P: LogDensity> ReverseKl<P> {
             });
         }
         self.eps.copy_from_slice(eps);
+        self.xs_fresh = false;
         self.refresh_eps_stats();
         Ok(())
     }
@@ -232,8 +262,15 @@ impl<P: LogDensity> ReverseKl<P> {
         &self.eps
     }
 
-    /// The current points xᵢ = μ + L εᵢ of the last evaluation.
-    pub fn points(&self) -> &[f64] {
+    /// The points xᵢ = μ + L εᵢ at the last evaluated θ (before any evaluation θ = 0) and the
+    /// current ε, row-major n × d. Computed here when the last evaluation did not need them (a
+    /// target with [`LogDensity::grad_log_prob_affine`] works on ε directly).
+    pub fn points(&mut self) -> &[f64] {
+        if !self.xs_fresh {
+            let theta = std::mem::take(&mut self.theta);
+            self.push_forward(&theta);
+            self.theta = theta;
+        }
         &self.xs
     }
 
@@ -347,6 +384,7 @@ impl<P: LogDensity> ReverseKl<P> {
 
     /// xᵢ = μ + L εᵢ for all i, as X = 1 μᵀ + ε Lᵀ.
     fn push_forward(&mut self, theta: &[f64]) {
+        self.xs_fresh = true;
         let d = self.model.d;
         let (mu, l) = theta.split_at(d);
         for i in 0..d {
@@ -433,22 +471,41 @@ impl<P: LogDensity> ReverseKl<P> {
 
     fn eval(&mut self, theta: &[f64], grad: Option<&mut [f64]>) -> Result<f64, Error> {
         self.model.load(theta)?;
-        self.push_forward(theta);
+        self.theta.copy_from_slice(theta);
+        self.xs_fresh = false;
         let d = self.model.d;
         let inv_n = 1.0 / self.n as f64;
         let Some(grad) = grad else {
+            self.push_forward(theta);
             self.target.log_prob_batch(&self.xs, &mut self.lp);
             return Ok(self.log_q_mean() - self.lp.iter().sum::<f64>() * inv_n);
         };
         check_len(grad, d)?;
-        self.target
-            .grad_log_prob_batch(&self.xs, &mut self.lp, &mut self.g);
-        let value = self.log_q_mean() - self.lp.iter().sum::<f64>() * inv_n;
         let (gmu, gl) = grad.split_at_mut(d);
-        // ḡ into gmu and G = (1/n) Σ gᵢ εᵢᵀ = (1/n) gᵀ ε into gl, both negated.
-        gmu.fill(0.0);
-        gl.fill(0.0);
-        if d == 2 {
+        // Σ gᵢ into gmu and G = Σ gᵢ εᵢᵀ = gᵀ ε into gl (scaled and negated below): from the
+        // target's own reparameterized kernel where it has one (d > 8), else per point.
+        let affine = d > SMALL && {
+            let (mu, l) = theta.split_at(d);
+            self.target.grad_log_prob_affine(
+                mu,
+                l,
+                &self.eps,
+                &mut self.lp,
+                gmu,
+                gl,
+                &mut self.work,
+            )
+        };
+        if !affine {
+            self.push_forward(theta);
+            self.target
+                .grad_log_prob_batch(&self.xs, &mut self.lp, &mut self.g);
+            gmu.fill(0.0);
+            gl.fill(0.0);
+        }
+        let value = self.log_q_mean() - self.lp.iter().sum::<f64>() * inv_n;
+        if affine {
+        } else if d == 2 {
             let mut acc = [0.0; 6];
             for (g, e) in self.g.chunks_exact(2).zip(self.eps.chunks_exact(2)) {
                 acc[0] += g[0];

@@ -1,0 +1,319 @@
+//! The reparameterized batch of a Gaussian mixture (a normal is the one-component case): at the
+//! points xᵢ = μ + L εᵢ, `log p(xᵢ)` and the two score sums a reparameterized gradient needs,
+//! Σᵢ ∇ log p(xᵢ) and Σᵢ ∇ log p(xᵢ) εᵢᵀ, computed from ε by matrix products.
+//!
+//! Component k whitens xᵢ as zᵢₖ = Cₖ⁻¹ (xᵢ − μₖ) = bₖ + Aₖ εᵢ with Aₖ = Cₖ⁻¹ L and
+//! bₖ = Cₖ⁻¹ (μ − μₖ): triangular solves once per call (d right-hand sides and one), not per
+//! point, so the per-point work is one GEMM, `Zᵀ = [A₁; …; A_K] εᵀ`. The score of component k is
+//! −Cₖ⁻ᵀ zᵢₖ, and both sums are linear in it:
+//! Σᵢ ∇ log p(xᵢ) εᵢᵀ = −Σₖ Cₖ⁻ᵀ Mₖ with Mₖ = Σᵢ rᵢₖ zᵢₖ εᵢᵀ (the second GEMM, `(Zᵀ ∘ R) ε`), and
+//! Σᵢ ∇ log p(xᵢ) = −Σₖ Cₖ⁻ᵀ Σᵢ rᵢₖ zᵢₖ, with the responsibilities rᵢₖ. The back-substitutions
+//! Cₖ⁻ᵀ are applied once per call, to the d × d sums. No inverse is formed: Aₖ, bₖ and the
+//! final Cₖ⁻ᵀ are triangular solves with the Cholesky factors.
+//!
+//! Cost: 4 K n d² flops in two GEMMs (the per-point path: 2 K n d² in triangular solves, plus
+//! the push-forward and Σ gᵢ εᵢᵀ, 4 n d²). More flops, but at GEMM speed: on the 2-core VM the
+//! reverse-KL step is 1.2–2× faster than the per-point path at every benched d > 8
+//! (BENCHMARKS.md, `scale/reverse-kl-per-point`).
+//!
+//! # Invariants
+//! - The points are cut into sub-blocks of 256 or 512 points (a function of K d), and the
+//!   sub-blocks into at most [`GROUPS`] consecutive groups (fewer when one group's sums are
+//!   large; the count depends on n, d and K only). Each group sums its sub-blocks in order into
+//!   its own partial sums; these are added in group order. Threads take whole groups, so every
+//!   result is the same bits for every thread count.
+//! - Nothing is allocated once the caller's workspace has grown to the size of the problem (the
+//!   first call): the per-group sums, one scratch per thread and the per-call matrices live in
+//!   it. Its size does not grow with n: at most max(2²¹, 2 K d (d + 1)) values of sums, plus one
+//!   `(K d + K + 2) × 512` scratch per thread.
+
+use crate::Mvn;
+use crate::fastmath;
+use crate::linalg::gemm;
+use crate::par::{self, Kernel};
+
+/// At most this many groups of sub-blocks (the partial sums kept per call).
+pub(crate) const GROUPS: usize = 16;
+
+/// Points per sub-block, a function of K d only: the inner dimension of `M += Zᵀ ε`, long enough
+/// that the K d × d sums are read and written once per 256 or 512 points, with `Zᵀ` (K d × sb)
+/// within 256 KiB for K d ≤ 128 (measured at d = 16, K = 8: 512 is slower there; at K d ≥ 256
+/// 512 is faster).
+fn sub_block(kd: usize) -> usize {
+    if kd <= 128 { 256 } else { 512 }
+}
+
+/// The groups' partial sums stay within this many `f64` (16 MiB) whatever d and K: fewer groups
+/// (a power of two, at least 2) when one group's sums are large.
+const SUMS_BUDGET: usize = 1 << 21;
+
+/// The number of groups for `n_sb` sub-blocks whose sums take `sums_len` values each: a function
+/// of the problem's size only.
+fn group_count(n_sb: usize, sums_len: usize) -> usize {
+    let cap = (SUMS_BUDGET / sums_len).max(2);
+    let cap = if cap >= GROUPS {
+        GROUPS
+    } else {
+        1 << cap.ilog2()
+    };
+    n_sb.min(cap)
+}
+
+/// `log p(xᵢ)` into `log_prob` (n), Σᵢ ∇ log p(xᵢ) into `grad_mu` (d) and Σᵢ ∇ log p(xᵢ) εᵢᵀ into
+/// `grad_l` (d × d row-major) for the mixture Σₖ exp(`log_weights[k]`) N(μₖ, Σₖ) at
+/// xᵢ = `mu` + `l` εᵢ (`eps` row-major n × d, `l` row-major d × d). `work` is grown as needed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn mixture_affine(
+    comps: &[Mvn],
+    log_weights: &[f64],
+    mu: &[f64],
+    l: &[f64],
+    eps: &[f64],
+    log_prob: &mut [f64],
+    grad_mu: &mut [f64],
+    grad_l: &mut [f64],
+    work: &mut Vec<f64>,
+) {
+    let kc = comps.len();
+    let d = mu.len();
+    let n = log_prob.len();
+    assert_eq!(l.len(), d * d, "l must be d × d");
+    assert_eq!(eps.len(), n * d, "eps must be n × d");
+    assert_eq!(grad_mu.len(), d, "grad_mu must have length d");
+    assert_eq!(grad_l.len(), d * d, "grad_l must be d × d");
+    assert_eq!(log_weights.len(), kc, "one log weight per component");
+    let kd = kc * d;
+    let sb = sub_block(kd);
+    // Sums of a group: [Σ r z (K d) | M = Σ (r z) εᵀ (K d × d)]; scratch of a thread:
+    // [Zᵀ (K d × sb) | a (K × sb) | max (sb) | 1 / Σ (sb)].
+    let sums_len = kd + kd * d;
+    let scratch_len = sb * (kd + kc + 2);
+    let n_sb = n.div_ceil(sb).max(1);
+    let n_groups = group_count(n_sb, sums_len);
+    let per_group = n_sb.div_ceil(n_groups);
+    let n_groups = n_sb.div_ceil(per_group);
+    let group_pts = per_group * sb;
+    // Threads: as for the per-point kernels (n K d² units of work), whole groups each.
+    let work_units = n * kc * d * d;
+    let parts = if work_units < par::PAR_WORK {
+        1
+    } else {
+        par::threads().min(n_groups)
+    };
+    let per_run = n_groups.div_ceil(parts);
+    let runs = n_groups.div_ceil(per_run);
+    let head = kd * d + kd + kc + d * d;
+    let need = head + n_groups * sums_len + runs * scratch_len;
+    if work.len() < need {
+        work.resize(need, 0.0);
+    }
+    let (bm, rest) = work.split_at_mut(kd * d);
+    let (bias, rest) = rest.split_at_mut(kd);
+    let (base, rest) = rest.split_at_mut(kc);
+    let (tmp, rest) = rest.split_at_mut(d * d);
+    let (slots, rest) = rest.split_at_mut(n_groups * sums_len);
+    let scratch = &mut rest[..runs * scratch_len];
+
+    // Per call: B = [A₁; …; A_K] (K d × d) with Aₖ = Cₖ⁻¹ L, the offsets bₖ = Cₖ⁻¹ (μ − μₖ) and
+    // the log constants.
+    for (k, c) in comps.iter().enumerate() {
+        let a = &mut bm[k * d * d..(k + 1) * d * d];
+        a.copy_from_slice(l);
+        c.cholesky().solve_lower_matrix(a, d);
+        let b = &mut bias[k * d..(k + 1) * d];
+        b.iter_mut()
+            .zip(mu)
+            .zip(c.mean())
+            .for_each(|((b, m), mk)| *b = m - mk);
+        c.cholesky().solve_lower(b);
+        base[k] = log_weights[k] + c.log_norm();
+    }
+    let (bm, bias, base) = (&*bm, &*bias, &*base);
+
+    // One run: groups g0.. with their sums, log p and one scratch; sub-blocks in order.
+    let run = |g0: usize, sums: &mut [f64], lp: &mut [f64], scratch: &mut [f64]| {
+        for (g, (sums, lpg)) in sums
+            .chunks_mut(sums_len)
+            .zip(lp.chunks_mut(group_pts))
+            .enumerate()
+        {
+            let first = (g0 + g) * group_pts;
+            sums.fill(0.0);
+            for (b, lpb) in lpg.chunks_mut(sb).enumerate() {
+                let start = first + b * sb;
+                let m = lpb.len();
+                par::vectorized(SubBlock {
+                    d,
+                    kc,
+                    bm,
+                    bias,
+                    base,
+                    e: &eps[start * d..(start + m) * d],
+                    lp: lpb,
+                    sums: &mut *sums,
+                    scratch: &mut *scratch,
+                });
+            }
+        }
+    };
+    if runs == 1 {
+        run(0, slots, log_prob, scratch);
+    } else {
+        rayon::in_place_scope(|s| {
+            let mut jobs = slots
+                .chunks_mut(per_run * sums_len)
+                .zip(log_prob.chunks_mut(per_run * group_pts))
+                .zip(scratch.chunks_mut(scratch_len))
+                .enumerate();
+            let first = jobs.next();
+            let run = &run;
+            for (t, ((sums, lp), scr)) in jobs {
+                s.spawn(move |_| run(t * per_run, sums, lp, scr));
+            }
+            if let Some((_, ((sums, lp), scr))) = first {
+                run(0, sums, lp, scr);
+            }
+        });
+    }
+
+    // Slots in group order, then the back-substitutions Cₖ⁻ᵀ on the sums.
+    let (total, later) = slots.split_at_mut(sums_len);
+    for s in later.chunks_exact(sums_len) {
+        total[..sums_len]
+            .iter_mut()
+            .zip(&s[..sums_len])
+            .for_each(|(t, v)| *t += v);
+    }
+    let (rz, mk) = total[..sums_len].split_at_mut(kd);
+    grad_mu.fill(0.0);
+    grad_l.fill(0.0);
+    for (k, c) in comps.iter().enumerate() {
+        let v = &mut rz[k * d..(k + 1) * d];
+        c.cholesky().solve_upper(v);
+        grad_mu.iter_mut().zip(&*v).for_each(|(g, v)| *g -= v);
+        tmp.copy_from_slice(&mk[k * d * d..(k + 1) * d * d]);
+        c.cholesky().solve_upper_matrix(tmp, d);
+        grad_l.iter_mut().zip(&*tmp).for_each(|(g, v)| *g -= v);
+    }
+}
+
+/// One sub-block of `m` points, points along the rows (contiguous) of every buffer:
+/// Zᵀ = B εᵀ + b, the log terms, log-sum-exp, Zᵀ ← (Zᵀ + b) ∘ R, and the sums Σ r z (row sums
+/// of Zᵀ) and M = Zᵀ ε accumulated into `sums`.
+struct SubBlock<'a> {
+    d: usize,
+    kc: usize,
+    bm: &'a [f64],
+    bias: &'a [f64],
+    base: &'a [f64],
+    e: &'a [f64],
+    lp: &'a mut [f64],
+    sums: &'a mut [f64],
+    scratch: &'a mut [f64],
+}
+
+impl Kernel for SubBlock<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let SubBlock {
+            d,
+            kc,
+            bm,
+            bias,
+            base,
+            e,
+            lp,
+            sums,
+            scratch,
+        } = self;
+        let kd = kc * d;
+        let m = lp.len();
+        let sb = sub_block(kd);
+        let (zt, rest) = scratch.split_at_mut(sb * kd);
+        let (a, rest) = rest.split_at_mut(sb * kc);
+        let (mx, inv) = rest.split_at_mut(sb);
+        let (zt, a, mx, inv) = (
+            &mut zt[..kd * m],
+            &mut a[..kc * m],
+            &mut mx[..m],
+            &mut inv[..m],
+        );
+        // Zᵀ (K d × m) = B (K d × d) εᵀ (d × m).
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(zt, kd, m),
+            faer::Accum::Replace,
+            faer::MatRef::from_row_major_slice(bm, kd, d),
+            faer::MatRef::from_row_major_slice(e, m, d).transpose(),
+            1.0,
+            faer::Par::Seq,
+        );
+        // aₖ = base − ½ ‖zₖ + bₖ‖², each point's d terms summed in row order.
+        for (k, ak) in a.chunks_exact_mut(m).enumerate() {
+            ak.fill(0.0);
+            let rows = zt[k * d * m..(k + 1) * d * m].chunks_exact(m);
+            for (row, &b) in rows.zip(&bias[k * d..(k + 1) * d]) {
+                for (q, z) in ak.iter_mut().zip(row) {
+                    let v = z + b;
+                    *q += v * v;
+                }
+            }
+            let c = base[k];
+            ak.iter_mut().for_each(|q| *q = c - 0.5 * *q);
+        }
+        // Log-sum-exp over k per point; a ← exp(a − max).
+        mx.copy_from_slice(&a[..m]);
+        for ak in a.chunks_exact(m).skip(1) {
+            mx.iter_mut().zip(ak).for_each(|(x, v)| *x = x.max(*v));
+        }
+        for ak in a.chunks_exact_mut(m) {
+            ak.iter_mut()
+                .zip(mx.iter())
+                .for_each(|(v, x)| *v = fastmath::exp(*v - x));
+        }
+        inv.copy_from_slice(&a[..m]);
+        for ak in a.chunks_exact(m).skip(1) {
+            inv.iter_mut().zip(ak).for_each(|(s, v)| *s += v);
+        }
+        for ((l, x), s) in lp.iter_mut().zip(mx.iter()).zip(inv.iter_mut()) {
+            *l = x + fastmath::ln(*s);
+            *s = 1.0 / *s;
+        }
+        // Responsibilities rₖ = a / Σ, then Zᵀ ← (Zᵀ + b) ∘ r and Σ r z as row sums.
+        for ak in a.chunks_exact_mut(m) {
+            ak.iter_mut().zip(inv.iter()).for_each(|(v, s)| *v *= s);
+        }
+        let (rz, mk) = sums.split_at_mut(kd);
+        for (k, ak) in a.chunks_exact(m).enumerate() {
+            let rows = zt[k * d * m..(k + 1) * d * m].chunks_exact_mut(m);
+            for ((row, b), acc) in rows
+                .zip(&bias[k * d..(k + 1) * d])
+                .zip(&mut rz[k * d..(k + 1) * d])
+            {
+                let b = *b;
+                let mut part = [0.0; 8];
+                let mut chunks = row.chunks_exact_mut(8);
+                let mut rs = ak.chunks_exact(8);
+                for (zc, rc) in (&mut chunks).zip(&mut rs) {
+                    let zc: &mut [f64; 8] = zc.try_into().expect("8 lanes");
+                    let rc: &[f64; 8] = rc.try_into().expect("8 lanes");
+                    let mut zv = *zc;
+                    for t in 0..8 {
+                        zv[t] = (zv[t] + b) * rc[t];
+                        part[t] += zv[t];
+                    }
+                    *zc = zv;
+                }
+                let mut tail = 0.0;
+                for (z, r) in chunks.into_remainder().iter_mut().zip(rs.remainder()) {
+                    *z = (*z + b) * r;
+                    tail += *z;
+                }
+                *acc += (((part[0] + part[4]) + (part[1] + part[5]))
+                    + ((part[2] + part[6]) + (part[3] + part[7])))
+                    + tail;
+            }
+        }
+        // M += Zᵀ ε.
+        gemm(mk, true, zt, e, kd, m, d);
+    }
+}
