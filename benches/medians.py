@@ -3,7 +3,8 @@
     CARGO_TARGET_DIR=target-bench cargo bench --bench scale
     python3 benches/medians.py target-bench/criterion benches/jax/medians.json > benches/medians.json
 
-Rows: {objective, d, k, n, ours_us, jax_us, roofline_us, gemm_us, gemm_count, load}. The roofline
+Rows: {objective, d, k, n, ours_us, per_point_us (reverse KL through `common::PerPoint`, d > 8),
+resample_us (the draws alone), jax_us, roofline_us, gemm_us, gemm_count, load}. The roofline
 of a step is its flop count in GEMMs of faer (measured in the same run, `scale/gemm/...`):
 reverse KL (n x d)(d x d) GEMMs: 1 push-forward + K x (two triangular solves = 1) + 1 for
 sum g eps^T = K + 2; forward KL exact d x d x d GEMMs: L L^T (1/2) + Cholesky (1/6) + W = S^-1 L
@@ -48,6 +49,8 @@ def main():
         rows.append({
             "objective": "reverse-kl", "d": d, "k": k, "n": n,
             "ours_us": crit.get(f"scale/reverse-kl/d{d}/k{k}/n{n}"),
+            "per_point_us": crit.get(f"scale/reverse-kl-per-point/d{d}/k{k}/n{n}"),
+            "resample_us": crit.get(f"scale/resample/d{d}/n{n}"),
             "jax_us": jax.get(("reverse-kl", d)),
             "roofline_us": None if g_rev is None else (k + 2) * g_rev,
             "gemm_us": g_rev, "gemm_count": k + 2, "load": load,

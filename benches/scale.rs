@@ -14,7 +14,9 @@
 //! start θ is μ = 0, L = 1.5 I (d = 2: the notebook's start). `benches/jax/steps.py` builds the same
 //! shapes (its own random targets: the timing does not depend on the values).
 //!
-//! Bench ids: `scale/reverse-kl/d{d}/k{K}/n{n}`, `scale/forward-kl-exact/d{d}`,
+//! Bench ids: `scale/reverse-kl/d{d}/k{K}/n{n}`, `scale/reverse-kl-per-point/...` (d > 8: the
+//! same step with the target behind `common::PerPoint`, i.e. without its reparameterized kernel),
+//! `scale/resample/d{d}/n{n}` (the draws alone), `scale/forward-kl-exact/d{d}`,
 //! `scale/gemm/{m}x{k}x{n}` (row-major `m × k` times `k × n`, one thread).
 
 use std::hint::black_box;
@@ -63,12 +65,27 @@ fn scale(c: &mut Criterion) {
         let mut sgd = Sgd::new(if d == 2 { 0.1 } else { 0.01 });
         let mut rng = Pcg64::seed_from_u64(d as u64);
 
+        if d > 8 {
+            // The same step through the per-point path (A/B of `grad_log_prob_affine`).
+            let pp = common::PerPoint(p.clone());
+            let mut rev = ReverseKl::new(pp, n, Estimator::Total, &mut rng).expect("valid");
+            g.bench_function(format!("reverse-kl-per-point/d{d}/k{k}/n{n}"), |b| {
+                b.iter(|| {
+                    rev.resample_with(&mut rng);
+                    common::step(&mut rev, &mut sgd, &t0, &mut theta, &mut grad)
+                });
+            });
+        }
         let mut rev = ReverseKl::new(p, n, Estimator::Total, &mut rng).expect("valid");
         g.bench_function(format!("reverse-kl/d{d}/k{k}/n{n}"), |b| {
             b.iter(|| {
                 rev.resample_with(&mut rng);
                 common::step(&mut rev, &mut sgd, &t0, &mut theta, &mut grad)
             });
+        });
+        // Its parts: the draws alone.
+        g.bench_function(format!("resample/d{d}/n{n}"), |b| {
+            b.iter(|| rev.resample_with(&mut rng));
         });
 
         let target = common::random_normal(&mut Pcg64::seed_from_u64(d as u64), d, 0.0);

@@ -280,6 +280,7 @@ pub fn scale_figure(medians: &[Median], style: Style) -> Result<Output, Error> {
             log_x: true,
             log_y: true,
             legend: true,
+            legend_lower_right: true,
             ..Axes::default()
         })
         .title("one optimizer step vs d (2 cores; see BENCHMARKS.md)");

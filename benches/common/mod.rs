@@ -84,3 +84,27 @@ pub fn step<O: kl_grad::Objective>(
     std::hint::black_box(&theta);
     v
 }
+
+/// A target seen only through the per-point batch methods: `grad_log_prob_affine` keeps its
+/// default (`false`), so `ReverseKl` pushes the points forward and calls `grad_log_prob_batch`
+/// (the A/B of the reparameterized kernel in `benches/scale.rs`).
+#[derive(Debug, Clone)]
+pub struct PerPoint<P>(pub P);
+
+impl<P: kl_dist::LogDensity> kl_dist::LogDensity for PerPoint<P> {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn log_prob(&self, x: &[f64]) -> f64 {
+        self.0.log_prob(x)
+    }
+    fn grad_log_prob(&self, x: &[f64], grad: &mut [f64]) -> f64 {
+        self.0.grad_log_prob(x, grad)
+    }
+    fn log_prob_batch(&self, points: &[f64], out: &mut [f64]) {
+        self.0.log_prob_batch(points, out)
+    }
+    fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
+        self.0.grad_log_prob_batch(points, log_prob, grad)
+    }
+}

@@ -387,6 +387,8 @@ pub struct Axes {
     pub log_y: bool,
     /// Draw a legend of the labelled series in the upper right corner.
     pub legend: bool,
+    /// Put the legend in the lower right corner instead (for curves that rise to the right).
+    pub legend_lower_right: bool,
     /// Custom x ticks `(position, label)` instead of the automatic ones, for categorical or
     /// integer positions (ticks outside the limits are not drawn).
     pub x_ticks: Option<Vec<(f64, String)>>,

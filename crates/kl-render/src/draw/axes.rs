@@ -201,7 +201,7 @@ pub(crate) fn draw_axes(
         );
     }
     if axes.legend && !legend.is_empty() {
-        draw_legend(canvas, legend, bx, k, engine);
+        draw_legend(canvas, legend, bx, k, engine, axes.legend_lower_right);
     }
 }
 
@@ -211,6 +211,7 @@ fn draw_legend(
     bx: PanelBox,
     k: f64,
     engine: &TextEngine,
+    lower: bool,
 ) {
     let size = LABEL_PT * k;
     let em = size;
@@ -227,7 +228,11 @@ fn draw_legend(
     let n = entries.len() as f64;
     let h = 2.0 * pad + n * row_h + (n - 1.0) * spacing;
     let right = bx.x1 - 0.5 * em;
-    let top = bx.y0 + 0.5 * em;
+    let top = if lower {
+        bx.y1 - 0.5 * em - h
+    } else {
+        bx.y0 + 0.5 * em
+    };
     let (l, t) = (right - w, top);
     let r = (0.2 * em) as f32;
     let mut pb = PathBuilder::new();
