@@ -77,6 +77,10 @@ pub(crate) fn mixture_affine(
     let kc = comps.len();
     let d = mu.len();
     let n = log_prob.len();
+    assert!(
+        comps.iter().all(|c| c.dim() == d),
+        "mu must have the target's dimension"
+    );
     assert_eq!(l.len(), d * d, "l must be d × d");
     assert_eq!(eps.len(), n * d, "eps must be n × d");
     assert_eq!(grad_mu.len(), d, "grad_mu must have length d");
@@ -156,25 +160,14 @@ pub(crate) fn mixture_affine(
             }
         }
     };
-    if runs == 1 {
-        run(0, slots, log_prob, scratch);
-    } else {
-        rayon::in_place_scope(|s| {
-            let mut jobs = slots
-                .chunks_mut(per_run * sums_len)
-                .zip(log_prob.chunks_mut(per_run * group_pts))
-                .zip(scratch.chunks_mut(scratch_len))
-                .enumerate();
-            let first = jobs.next();
-            let run = &run;
-            for (t, ((sums, lp), scr)) in jobs {
-                s.spawn(move |_| run(t * per_run, sums, lp, scr));
-            }
-            if let Some((_, ((sums, lp), scr))) = first {
-                run(0, sums, lp, scr);
-            }
-        });
-    }
+    let jobs = slots
+        .chunks_mut(per_run * sums_len)
+        .zip(log_prob.chunks_mut(per_run * group_pts))
+        .zip(scratch.chunks_mut(scratch_len))
+        .enumerate();
+    par::run_jobs(jobs, |(t, ((sums, lp), scr))| {
+        run(t * per_run, sums, lp, scr)
+    });
 
     // Slots in group order, then the back-substitutions Cₖ⁻ᵀ on the sums.
     let (total, later) = slots.split_at_mut(sums_len);

@@ -623,26 +623,17 @@ pub fn matmul_tn_acc(a: &[f64], b: &[f64], m: usize, n: usize, out: &mut [f64]) 
     let n_chunks = rows.div_ceil(CHUNK);
     let mut partial = vec![0.0; n_chunks * m * n];
     let per_thread = n_chunks.div_ceil(crate::par::threads());
-    rayon::in_place_scope(|s| {
-        let mut jobs = partial
-            .chunks_mut(per_thread * m * n)
-            .zip(a.chunks(per_thread * CHUNK * m))
-            .zip(b.chunks(per_thread * CHUNK * n));
-        let first = jobs.next();
-        let work = |((p, a), b): ((&mut [f64], &[f64]), &[f64])| {
-            for ((pc, ac), bc) in p
-                .chunks_mut(m * n)
-                .zip(a.chunks(CHUNK * m))
-                .zip(b.chunks(CHUNK * n))
-            {
-                crate::par::vectorized(Op(ac, bc, m, n, pc));
-            }
-        };
-        for job in jobs {
-            s.spawn(move |_| work(job));
-        }
-        if let Some(job) = first {
-            work(job);
+    let jobs = partial
+        .chunks_mut(per_thread * m * n)
+        .zip(a.chunks(per_thread * CHUNK * m))
+        .zip(b.chunks(per_thread * CHUNK * n));
+    crate::par::run_jobs(jobs, |((p, a), b)| {
+        for ((pc, ac), bc) in p
+            .chunks_mut(m * n)
+            .zip(a.chunks(CHUNK * m))
+            .zip(b.chunks(CHUNK * n))
+        {
+            crate::par::vectorized(Op(ac, bc, m, n, pc));
         }
     });
     for pc in partial.chunks_exact(m * n) {

@@ -635,7 +635,6 @@ impl LogDensity for Mixture {
         grad_l: &mut [f64],
         work: &mut Vec<f64>,
     ) -> bool {
-        assert_eq!(mu.len(), self.dim(), "mu must have the target's dimension");
         crate::affine::mixture_affine(
             &self.components,
             &self.log_weights,

@@ -73,19 +73,34 @@ pub fn for_each_chunk2<F>(
         return f(0, a, b);
     }
     let per = n_chunks.div_ceil(parts);
+    let jobs = a
+        .chunks_mut(per * a_len)
+        .zip(b.chunks_mut(per * b_len))
+        .enumerate();
+    run_jobs(jobs, |(t, (x, y))| f(t * per, x, y));
+}
+
+/// Runs `f` on every job: the first on the calling thread, the others as jobs of rayon's pool,
+/// and returns when all are done (the one place the batch kernels hand work to threads).
+pub(crate) fn run_jobs<J, I, F>(jobs: I, f: F)
+where
+    I: IntoIterator<Item = J>,
+    J: Send,
+    F: Fn(J) + Sync,
+{
+    let mut jobs = jobs.into_iter().peekable();
+    let Some(first) = jobs.next() else {
+        return;
+    };
+    if jobs.peek().is_none() {
+        return f(first);
+    }
+    let f = &f;
     rayon::in_place_scope(|s| {
-        let mut jobs = a
-            .chunks_mut(per * a_len)
-            .zip(b.chunks_mut(per * b_len))
-            .enumerate();
-        let first = jobs.next();
-        let f = &f;
-        for (t, (x, y)) in jobs {
-            s.spawn(move |_| f(t * per, x, y));
+        for job in jobs {
+            s.spawn(move |_| f(job));
         }
-        if let Some((_, (x, y))) = first {
-            f(0, x, y);
-        }
+        f(first);
     });
 }
 
@@ -106,16 +121,8 @@ where
         return f(points, out);
     }
     let m = piece(n, parts);
-    rayon::in_place_scope(|s| {
-        let mut pieces = points.chunks(m * d).zip(out.chunks_mut(m * w));
-        let first = pieces.next();
-        for (p, o) in pieces {
-            let f = &f;
-            s.spawn(move |_| f(p, o));
-        }
-        if let Some((p, o)) = first {
-            f(p, o);
-        }
+    run_jobs(points.chunks(m * d).zip(out.chunks_mut(m * w)), |(p, o)| {
+        f(p, o)
     });
 }
 
@@ -136,20 +143,11 @@ pub(crate) fn par_chunks2<F>(
         return f(points, a, b);
     }
     let m = piece(n, parts);
-    rayon::in_place_scope(|s| {
-        let mut pieces = points
-            .chunks(m * d)
-            .zip(a.chunks_mut(m))
-            .zip(b.chunks_mut(m * d));
-        let first = pieces.next();
-        for ((p, x), y) in pieces {
-            let f = &f;
-            s.spawn(move |_| f(p, x, y));
-        }
-        if let Some(((p, x), y)) = first {
-            f(p, x, y);
-        }
-    });
+    let jobs = points
+        .chunks(m * d)
+        .zip(a.chunks_mut(m))
+        .zip(b.chunks_mut(m * d));
+    run_jobs(jobs, |((p, x), y)| f(p, x, y));
 }
 
 /// The batch kernels that run under [`vectorized`]: implemented with `#[inline(always)]` bodies
