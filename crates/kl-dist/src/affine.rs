@@ -11,13 +11,19 @@
 //! Cₖ⁻ᵀ are applied once per call, to the d × d sums. No inverse is formed: Aₖ, bₖ and the
 //! final Cₖ⁻ᵀ are triangular solves with the Cholesky factors.
 //!
+//! From K = 3 components on ([`SCORE_PATH_MIN_K`]) the kernel works on the components' scores
+//! instead: yᵢₖ = Σₖ⁻¹ (xᵢ − μₖ) = qₖ + Pₖ εᵢ with Pₖ = Σₖ⁻¹ L, so the point's score
+//! −Σₖ rᵢₖ yᵢₖ is formed before the product with ε, and Σᵢ ∇ log p(xᵢ) εᵢᵀ is one d × d × n GEMM
+//! instead of K (the Mahalanobis terms are (Lεᵢ + μ − μₖ)ᵀ yᵢₖ): 2 K n d² + 4 n d² flops
+//! instead of 4 K n d², and no back-substitution of the sums (see [`mixture_scores`]).
+//!
 //! Cost: 4 K n d² flops in two GEMMs (the per-point path: 2 K n d² in triangular solves, plus
 //! the push-forward and Σ gᵢ εᵢᵀ, 4 n d²). More flops, but at GEMM speed: on the 2-core VM the
 //! reverse-KL step is 1.2–2× faster than the per-point path at every benched d > 8
 //! (BENCHMARKS.md, `scale/reverse-kl-per-point`).
 //!
 //! # Invariants
-//! - The points are cut into sub-blocks of 256 or 512 points (a function of K d), and the
+//! - The points are cut into sub-blocks of 256 or 512 points (a function of K and d), and the
 //!   sub-blocks into at most [`GROUPS`] consecutive groups (fewer when one group's sums are
 //!   large; the count depends on n, d and K only). Each group sums its sub-blocks in order into
 //!   its own partial sums; these are added in group order. Threads take whole groups, so every
@@ -25,7 +31,7 @@
 //! - Nothing is allocated once the caller's workspace has grown to the size of the problem (the
 //!   first call): the per-group sums, one scratch per thread and the per-call matrices live in
 //!   it. Its size does not grow with n: at most max(2²¹, 2 K d (d + 1)) values of sums, plus one
-//!   `(K d + K + 2) × 512` scratch per thread.
+//!   `(K d + K + 2) × 512` scratch per thread (K ≥ 3: `(K d + 2 d + K + 2) × 256`).
 
 use crate::Mvn;
 use crate::fastmath;
@@ -86,6 +92,19 @@ pub(crate) fn mixture_affine(
     assert_eq!(grad_mu.len(), d, "grad_mu must have length d");
     assert_eq!(grad_l.len(), d * d, "grad_l must be d × d");
     assert_eq!(log_weights.len(), kc, "one log weight per component");
+    if kc >= SCORE_PATH_MIN_K {
+        return mixture_scores(
+            comps,
+            log_weights,
+            mu,
+            l,
+            eps,
+            log_prob,
+            grad_mu,
+            grad_l,
+            work,
+        );
+    }
     let kd = kc * d;
     let sb = sub_block(kd);
     // Sums of a group: [Σ r z (K d) | M = Σ (r z) εᵀ (K d × d)]; scratch of a thread:
@@ -308,5 +327,272 @@ impl Kernel for SubBlock<'_> {
         }
         // M += Zᵀ ε.
         gemm(mk, true, zt, e, kd, m, d);
+    }
+}
+
+/// Points per sub-block of [`mixture_scores`] (measured at d = 16, 32, 64, 128 with K = 8, 4, 4,
+/// 4: 128 and 512 are 5–25 % slower).
+const SCORE_SUB_BLOCK: usize = 256;
+
+/// From this many components on, [`mixture_affine`] works on the scores (see [`mixture_scores`]):
+/// 2 K n d² + 4 n d² flops in GEMMs against the whitened path's 4 K n d² (equal at K = 2).
+const SCORE_PATH_MIN_K: usize = 3;
+
+/// [`mixture_affine`] for K ≥ 3, on the components' scores instead of the whitened points.
+///
+/// Component k's score at xᵢ is −yᵢₖ with yᵢₖ = Σₖ⁻¹ (xᵢ − μₖ) = qₖ + Pₖ εᵢ, where
+/// Pₖ = Σₖ⁻¹ L = Cₖ⁻ᵀ Cₖ⁻¹ L and qₖ = Σₖ⁻¹ (μ − μₖ) (four triangular solves per component and
+/// call). The Mahalanobis term is (xᵢ − μₖ)ᵀ yᵢₖ = (uᵢ + δₖ)ᵀ yᵢₖ with uᵢ = L εᵢ and
+/// δₖ = μ − μₖ, and the point's score is gᵢ = −Σₖ rᵢₖ yᵢₖ, so that
+/// Σᵢ ∇ log p(xᵢ) εᵢᵀ = −Σᵢ (Σₖ rᵢₖ yᵢₖ) εᵢᵀ is one d × d × n product instead of K of them,
+/// and no back-substitution is left for the sums. Per sub-block: Yᵀ = [P₁; …; P_K] εᵀ and
+/// Uᵀ = L εᵀ (GEMMs), the log terms and responsibilities (element-wise), and the sums. Threads,
+/// groups and determinism as in [`mixture_affine`].
+#[allow(clippy::too_many_arguments)]
+fn mixture_scores(
+    comps: &[Mvn],
+    log_weights: &[f64],
+    mu: &[f64],
+    l: &[f64],
+    eps: &[f64],
+    log_prob: &mut [f64],
+    grad_mu: &mut [f64],
+    grad_l: &mut [f64],
+    work: &mut Vec<f64>,
+) {
+    let kc = comps.len();
+    let d = mu.len();
+    let n = log_prob.len();
+    let kd = kc * d;
+    let sb = SCORE_SUB_BLOCK;
+    // Sums of a group: [Σ g (d) | Σ g εᵀ (d × d)]; scratch of a thread:
+    // [Yᵀ (K d × sb) | Uᵀ (d × sb) | Gᵀ (d × sb) | a (K × sb) | max (sb) | 1 / Σ (sb)].
+    let sums_len = d + d * d;
+    let scratch_len = sb * (kd + 2 * d + kc + 2);
+    let n_sb = n.div_ceil(sb).max(1);
+    let n_groups = group_count(n_sb, sums_len);
+    let per_group = n_sb.div_ceil(n_groups);
+    let n_groups = n_sb.div_ceil(per_group);
+    let group_pts = per_group * sb;
+    let work_units = n * kc * d * d;
+    let parts = if work_units < par::PAR_WORK {
+        1
+    } else {
+        par::threads().min(n_groups)
+    };
+    let per_run = n_groups.div_ceil(parts);
+    let runs = n_groups.div_ceil(per_run);
+    let head = kd * d + 2 * kd + kc;
+    let need = head + n_groups * sums_len + runs * scratch_len;
+    if work.len() < need {
+        work.resize(need, 0.0);
+    }
+    let (pm, rest) = work.split_at_mut(kd * d);
+    let (q, rest) = rest.split_at_mut(kd);
+    let (delta, rest) = rest.split_at_mut(kd);
+    let (base, rest) = rest.split_at_mut(kc);
+    let (slots, rest) = rest.split_at_mut(n_groups * sums_len);
+    let scratch = &mut rest[..runs * scratch_len];
+
+    // Per call: P = [P₁; …; P_K] (K d × d), qₖ, δₖ and the log constants.
+    for (k, c) in comps.iter().enumerate() {
+        let p = &mut pm[k * d * d..(k + 1) * d * d];
+        p.copy_from_slice(l);
+        c.cholesky().solve_matrix(p, d);
+        let dk = &mut delta[k * d..(k + 1) * d];
+        dk.iter_mut()
+            .zip(mu)
+            .zip(c.mean())
+            .for_each(|((v, m), mk)| *v = m - mk);
+        let qk = &mut q[k * d..(k + 1) * d];
+        qk.copy_from_slice(dk);
+        c.cholesky().solve(qk);
+        base[k] = log_weights[k] + c.log_norm();
+    }
+    let (pm, q, delta, base) = (&*pm, &*q, &*delta, &*base);
+
+    let run = |g0: usize, sums: &mut [f64], lp: &mut [f64], scratch: &mut [f64]| {
+        for (g, (sums, lpg)) in sums
+            .chunks_mut(sums_len)
+            .zip(lp.chunks_mut(group_pts))
+            .enumerate()
+        {
+            let first = (g0 + g) * group_pts;
+            sums.fill(0.0);
+            for (b, lpb) in lpg.chunks_mut(sb).enumerate() {
+                let start = first + b * sb;
+                let m = lpb.len();
+                par::vectorized(ScoreBlock {
+                    d,
+                    kc,
+                    pm,
+                    q,
+                    delta,
+                    base,
+                    l,
+                    e: &eps[start * d..(start + m) * d],
+                    lp: lpb,
+                    sums: &mut *sums,
+                    scratch: &mut *scratch,
+                });
+            }
+        }
+    };
+    let jobs = slots
+        .chunks_mut(per_run * sums_len)
+        .zip(log_prob.chunks_mut(per_run * group_pts))
+        .zip(scratch.chunks_mut(scratch_len))
+        .enumerate();
+    par::run_jobs(jobs, |(t, ((sums, lp), scr))| {
+        run(t * per_run, sums, lp, scr)
+    });
+
+    // Slots in group order; the sums are of −∇ log p.
+    let (total, later) = slots.split_at_mut(sums_len);
+    for s in later.chunks_exact(sums_len) {
+        total[..sums_len]
+            .iter_mut()
+            .zip(&s[..sums_len])
+            .for_each(|(t, v)| *t += v);
+    }
+    let (gs, ge) = total[..sums_len].split_at(d);
+    grad_mu.iter_mut().zip(gs).for_each(|(o, v)| *o = -v);
+    grad_l.iter_mut().zip(ge).for_each(|(o, v)| *o = -v);
+}
+
+/// One sub-block of `m` points for [`mixture_scores`], points along the rows of every buffer:
+/// Yᵀ = P εᵀ (y = that + q), Uᵀ = L εᵀ, the log terms aₖ = baseₖ − ½ (u + δₖ)ᵀ yₖ,
+/// log-sum-exp, Gᵀ = Σₖ Yₖᵀ ∘ rₖ, and the sums Σ g (row sums of Gᵀ) and Σ g εᵀ = Gᵀ ε.
+struct ScoreBlock<'a> {
+    d: usize,
+    kc: usize,
+    pm: &'a [f64],
+    q: &'a [f64],
+    delta: &'a [f64],
+    base: &'a [f64],
+    l: &'a [f64],
+    e: &'a [f64],
+    lp: &'a mut [f64],
+    sums: &'a mut [f64],
+    scratch: &'a mut [f64],
+}
+
+impl Kernel for ScoreBlock<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let ScoreBlock {
+            d,
+            kc,
+            pm,
+            q,
+            delta,
+            base,
+            l,
+            e,
+            lp,
+            sums,
+            scratch,
+        } = self;
+        let kd = kc * d;
+        let m = lp.len();
+        let sb = SCORE_SUB_BLOCK;
+        let (yt, rest) = scratch.split_at_mut(sb * kd);
+        let (ut, rest) = rest.split_at_mut(sb * d);
+        let (gt, rest) = rest.split_at_mut(sb * d);
+        let (a, rest) = rest.split_at_mut(sb * kc);
+        let (mx, inv) = rest.split_at_mut(sb);
+        let (yt, ut, gt, a, mx, inv) = (
+            &mut yt[..kd * m],
+            &mut ut[..d * m],
+            &mut gt[..d * m],
+            &mut a[..kc * m],
+            &mut mx[..m],
+            &mut inv[..m],
+        );
+        let et = faer::MatRef::from_row_major_slice(e, m, d).transpose();
+        // Yᵀ (K d × m) = P (K d × d) εᵀ, Uᵀ (d × m) = L εᵀ.
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(yt, kd, m),
+            faer::Accum::Replace,
+            faer::MatRef::from_row_major_slice(pm, kd, d),
+            et,
+            1.0,
+            faer::Par::Seq,
+        );
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(ut, d, m),
+            faer::Accum::Replace,
+            faer::MatRef::from_row_major_slice(l, d, d),
+            et,
+            1.0,
+            faer::Par::Seq,
+        );
+        // aₖ = base − ½ Σⱼ (uⱼ + δₖⱼ) (yₖⱼ + qₖⱼ), in row order (Yᵀ is only read: q is added
+        // again where it is used).
+        for (k, ak) in a.chunks_exact_mut(m).enumerate() {
+            ak.fill(0.0);
+            let rows = yt[k * d * m..(k + 1) * d * m]
+                .chunks_exact(m)
+                .zip(ut.chunks_exact(m));
+            for ((yrow, urow), (&qj, &dj)) in
+                rows.zip(q[k * d..(k + 1) * d].iter().zip(&delta[k * d..(k + 1) * d]))
+            {
+                for ((acc, y), u) in ak.iter_mut().zip(yrow).zip(urow) {
+                    *acc += (u + dj) * (y + qj);
+                }
+            }
+            let c = base[k];
+            ak.iter_mut().for_each(|v| *v = c - 0.5 * *v);
+        }
+        // Log-sum-exp over k per point; a ← exp(a − max), then the responsibilities.
+        mx.copy_from_slice(&a[..m]);
+        for ak in a.chunks_exact(m).skip(1) {
+            mx.iter_mut().zip(ak).for_each(|(x, v)| *x = x.max(*v));
+        }
+        for ak in a.chunks_exact_mut(m) {
+            ak.iter_mut()
+                .zip(mx.iter())
+                .for_each(|(v, x)| *v = fastmath::exp(*v - x));
+        }
+        inv.copy_from_slice(&a[..m]);
+        for ak in a.chunks_exact(m).skip(1) {
+            inv.iter_mut().zip(ak).for_each(|(s, v)| *s += v);
+        }
+        for ((lv, x), s) in lp.iter_mut().zip(mx.iter()).zip(inv.iter_mut()) {
+            *lv = x + fastmath::ln(*s);
+            *s = 1.0 / *s;
+        }
+        for ak in a.chunks_exact_mut(m) {
+            ak.iter_mut().zip(inv.iter()).for_each(|(v, s)| *v *= s);
+        }
+        // Gᵀ = Σₖ (Yₖᵀ + qₖ) ∘ rₖ (k in order), row sums into Σ g.
+        let (gsum, ge) = sums.split_at_mut(d);
+        for (j, (grow, acc)) in gt.chunks_exact_mut(m).zip(gsum.iter_mut()).enumerate() {
+            let q0 = q[j];
+            grow.iter_mut()
+                .zip(yt[j * m..(j + 1) * m].iter().zip(&a[..m]))
+                .for_each(|(g, (y, r))| *g = (y + q0) * r);
+            for k in 1..kc {
+                let yrow = &yt[(k * d + j) * m..(k * d + j + 1) * m];
+                let rk = &a[k * m..(k + 1) * m];
+                let qk = q[k * d + j];
+                grow.iter_mut()
+                    .zip(yrow.iter().zip(rk))
+                    .for_each(|(g, (y, r))| *g += (y + qk) * r);
+            }
+            let mut part = [0.0; 8];
+            let mut chunks = grow.chunks_exact(8);
+            for c in &mut chunks {
+                for t in 0..8 {
+                    part[t] += c[t];
+                }
+            }
+            let tail: f64 = chunks.remainder().iter().sum();
+            *acc += (((part[0] + part[4]) + (part[1] + part[5]))
+                + ((part[2] + part[6]) + (part[3] + part[7])))
+                + tail;
+        }
+        // Σ g εᵀ += Gᵀ ε.
+        gemm(ge, true, gt, e, d, m, d);
     }
 }

@@ -75,7 +75,8 @@ impl Cholesky {
 
     /// Factors `A = F Fᵀ` for a square, not necessarily triangular, row-major `f` (`d × d`), without
     /// forming `A` outside the factor's buffers (for `d > 8` the lower triangle of `F Fᵀ` is one
-    /// faer triangular product). Allocation-free. On failure the pivot index is returned.
+    /// faer triangular product, from d ≈ 200 two fixed jobs of equal work). Allocation-free.
+    /// On failure the pivot index is returned.
     ///
     /// # Errors
     /// `Err(k)` with the 0-based index `k` of the first pivot of `F Fᵀ` that is numerically zero
@@ -89,21 +90,7 @@ impl Cholesky {
             gram(f, d, &mut a[..d * d]);
             cholesky_small(&a[..d * d], d, &mut self.l)?;
         } else {
-            {
-                let fv = faer::MatRef::from_row_major_slice(f, d, d);
-                let dst = faer::MatMut::from_column_major_slice_mut(&mut self.lc, d, d);
-                faer::linalg::matmul::triangular::matmul(
-                    dst,
-                    faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
-                    faer::Accum::Replace,
-                    fv,
-                    faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-                    fv.transpose(),
-                    faer::linalg::matmul::triangular::BlockStructure::Rectangular,
-                    1.0,
-                    faer::Par::Seq,
-                );
-            }
+            gram_lower(f, &mut self.lc, d);
             self.factor_lc()?;
         }
         self.finish();
@@ -120,7 +107,7 @@ impl Cholesky {
         let req = faer::linalg::cholesky::llt::factor::cholesky_in_place_scratch::<f64>(
             d,
             faer::Par::Seq,
-            Default::default(),
+            llt_params(d),
         );
         const STACK: usize = 4096;
         let mut on_stack = [const { core::mem::MaybeUninit::<f64>::uninit() }; STACK];
@@ -137,7 +124,7 @@ impl Cholesky {
             Default::default(),
             faer::Par::Seq,
             stack,
-            Default::default(),
+            llt_params(d),
         )
         .map_err(|e| match e {
             faer::linalg::solvers::LltError::NonPositivePivot { index } => index,
@@ -151,11 +138,8 @@ impl Cholesky {
                 return Err(i);
             }
         }
-        for j in 0..d {
-            for i in 0..d {
-                self.l[i * d + j] = if j <= i { self.lc[j * d + i] } else { 0.0 };
-            }
-        }
+        // The strict upper triangle of `l` is zero from `identity` on and never written.
+        transpose_triangle(&self.lc, &mut self.l, d, Triangle::Lower);
         Ok(())
     }
 
@@ -205,32 +189,42 @@ impl Cholesky {
     /// `B ← C⁻¹ B` for a row-major `d × ncols` matrix `b` (its columns are the right-hand sides):
     /// for `d > 8` a faer triangular solve, else [`Cholesky::solve_lower_cols`].
     pub fn solve_lower_matrix(&self, b: &mut [f64], ncols: usize) {
-        let d = self.d;
-        assert_eq!(b.len(), d * ncols, "b must be d × ncols");
-        if d <= SMALL {
-            return self.solve_lower_cols(b, ncols);
-        }
-        let c = faer::MatRef::from_column_major_slice(&self.lc, d, d);
-        let b = faer::MatMut::from_row_major_slice_mut(b, d, ncols);
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(c, b, faer::Par::Seq);
+        self.solve_matrix_with(b, ncols, true, false);
     }
 
     /// `B ← C⁻ᵀ B` for a row-major `d × ncols` matrix `b`, see [`Cholesky::solve_lower_matrix`].
     pub fn solve_upper_matrix(&self, b: &mut [f64], ncols: usize) {
-        let d = self.d;
-        assert_eq!(b.len(), d * ncols, "b must be d × ncols");
-        if d <= SMALL {
-            return self.solve_upper_cols(b, ncols);
-        }
-        let ct = faer::MatRef::from_column_major_slice(&self.l, d, d);
-        let b = faer::MatMut::from_row_major_slice_mut(b, d, ncols);
-        faer::linalg::triangular_solve::solve_upper_triangular_in_place(ct, b, faer::Par::Seq);
+        self.solve_matrix_with(b, ncols, false, true);
     }
 
     /// `B ← A⁻¹ B` for a row-major `d × ncols` matrix `b` (faer for `d > 8`).
     pub fn solve_matrix(&self, b: &mut [f64], ncols: usize) {
-        self.solve_lower_matrix(b, ncols);
-        self.solve_upper_matrix(b, ncols);
+        self.solve_matrix_with(b, ncols, true, true);
+    }
+
+    fn solve_matrix_with(&self, b: &mut [f64], ncols: usize, lower: bool, upper: bool) {
+        let d = self.d;
+        assert_eq!(b.len(), d * ncols, "b must be d × ncols");
+        if d <= SMALL {
+            if lower {
+                self.solve_lower_cols(b, ncols);
+            }
+            if upper {
+                self.solve_upper_cols(b, ncols);
+            }
+            return;
+        }
+        use faer::linalg::triangular_solve as ts;
+        let mut b = faer::MatMut::from_row_major_slice_mut(b, d, ncols);
+        if lower {
+            let c = faer::MatRef::from_column_major_slice(&self.lc, d, d);
+            ts::solve_lower_triangular_in_place(c, b.as_mut(), faer::Par::Seq);
+        }
+        if upper {
+            // Row-major C read column-major is Cᵀ, upper triangular.
+            let ct = faer::MatRef::from_column_major_slice(&self.l, d, d);
+            ts::solve_upper_triangular_in_place(ct, b, faer::Par::Seq);
+        }
     }
 
     /// Factors `a` into this factor's buffers (same `d`), without allocating (for `d > 8` by faer's
@@ -248,11 +242,7 @@ impl Cholesky {
             cholesky_small(a, d, &mut self.l)?;
         } else {
             // Column-major lower triangle of `a` (read from its row-major lower triangle).
-            for j in 0..d {
-                for i in j..d {
-                    self.lc[j * d + i] = a[i * d + j];
-                }
-            }
+            transpose_triangle(a, &mut self.lc, d, Triangle::Upper);
             self.factor_lc()?;
         }
         self.finish();
@@ -661,6 +651,66 @@ pub fn gemm(out: &mut [f64], accumulate: bool, a: &[f64], b: &[f64], m: usize, k
     );
 }
 
+/// From this many multiply-adds on, [`gram_lower`] splits its product into two jobs (d ≈ 200):
+/// below it, waking a second thread (≈ 20 µs on the 2-core VM) costs more than it saves.
+const GRAM_SPLIT_WORK: usize = 1 << 23;
+
+/// The lower triangle of `F Fᵀ` (row-major `f`, `d × d`) into the column-major `dst` by faer's
+/// triangular product. Above [`GRAM_SPLIT_WORK`] as two fixed jobs of equal work, with `F = [F₁; F₂]`
+/// split at row `h = ⌈d/2⌉`: the diagonal blocks `F₁F₁ᵀ`, `F₂F₂ᵀ` (lower triangles), and the
+/// off-diagonal block `F₂F₁ᵀ`. The split is a function of `d` only (same bits for every thread
+/// count).
+fn gram_lower(f: &[f64], dst: &mut [f64], d: usize) {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    let fv = faer::MatRef::from_row_major_slice(f, d, d);
+    let dst = faer::MatMut::from_column_major_slice_mut(dst, d, d);
+    let tri = |dst: faer::MatMut<'_, f64>, a: faer::MatRef<'_, f64>| {
+        matmul(
+            dst,
+            BlockStructure::TriangularLower,
+            faer::Accum::Replace,
+            a,
+            BlockStructure::Rectangular,
+            a.transpose(),
+            BlockStructure::Rectangular,
+            1.0,
+            faer::Par::Seq,
+        );
+    };
+    if d * d * d < GRAM_SPLIT_WORK {
+        return tri(dst, fv);
+    }
+    let h = d.div_ceil(2);
+    let (f1, f2) = fv.split_at_row(h);
+    let (d11, _, d21, d22) = dst.split_at_mut(h, h);
+    enum Job<'a> {
+        Diagonal(faer::MatMut<'a, f64>, faer::MatMut<'a, f64>),
+        OffDiagonal(faer::MatMut<'a, f64>),
+    }
+    let jobs = [Job::Diagonal(d11, d22), Job::OffDiagonal(d21)];
+    let run = |job: Job<'_>| match job {
+        Job::Diagonal(d11, d22) => {
+            tri(d11, f1);
+            tri(d22, f2);
+        }
+        Job::OffDiagonal(d21) => {
+            faer::linalg::matmul::matmul(
+                d21,
+                faer::Accum::Replace,
+                f2,
+                f1.transpose(),
+                1.0,
+                faer::Par::Seq,
+            );
+        }
+    };
+    if crate::par::threads() < 2 {
+        jobs.into_iter().for_each(run);
+    } else {
+        crate::par::run_jobs(jobs, run);
+    }
+}
+
 /// `out = aᵀ b` (`accumulate = false`) or `out += aᵀ b` by faer's GEMM on the calling thread, for
 /// row-major `a` (`r × m`), `b` (`r × n`) and `out` (`m × n`): a sum of the rows' outer products.
 pub fn gemm_tn(out: &mut [f64], accumulate: bool, a: &[f64], b: &[f64], m: usize, n: usize) {
@@ -680,6 +730,52 @@ pub fn gemm_tn(out: &mut [f64], accumulate: bool, a: &[f64], b: &[f64], m: usize
         1.0,
         faer::Par::Seq,
     );
+}
+
+/// faer's Cholesky parameters for a `d × d` matrix: its defaults up to d = 64 (there one unblocked
+/// SIMD factorization), above that diagonal blocks of at most 64 factored recursively down to 32
+/// (faer's default of 64-wide unblocked leaves is 25 % slower at d = 128 and 256 on the 2-core
+/// VM). A function of `d` only, so the bits are too.
+fn llt_params(d: usize) -> faer::Spec<faer::linalg::cholesky::llt::factor::LltParams, f64> {
+    let mut p: faer::linalg::cholesky::llt::factor::LltParams = faer::Auto::<f64>::auto();
+    if d > 64 {
+        p.recursion_threshold = 32;
+        p.block_size = 64;
+    }
+    p.into()
+}
+
+/// Which triangle of the destination [`transpose_triangle`] writes (diagonal included).
+#[derive(Clone, Copy, PartialEq)]
+enum Triangle {
+    Lower,
+    Upper,
+}
+
+/// `dst[r d + c] = src[c d + r]` for the `r ≥ c` (`Lower`) or `r ≤ c` (`Upper`) entries of the
+/// `d × d` matrices, by 16 × 16 tiles: an element-wise transpose strides through memory by whole
+/// rows, and at d = 128 (rows 1 KiB apart, every fourth one on the same cache sets) it cost twice
+/// faer's whole Cholesky.
+fn transpose_triangle(src: &[f64], dst: &mut [f64], d: usize, part: Triangle) {
+    const TILE: usize = 16;
+    debug_assert!(src.len() >= d * d && dst.len() >= d * d);
+    for r0 in (0..d).step_by(TILE) {
+        let (c_lo, c_hi) = match part {
+            Triangle::Lower => (0, r0 + TILE),
+            Triangle::Upper => (r0, d),
+        };
+        for c0 in (c_lo..c_hi.min(d)).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(d) {
+                let (lo, hi) = match part {
+                    Triangle::Lower => (c0, (c0 + TILE).min(r + 1)),
+                    Triangle::Upper => (c0.max(r), (c0 + TILE).min(d)),
+                };
+                for c in lo..hi {
+                    dst[r * d + c] = src[c * d + r];
+                }
+            }
+        }
+    }
 }
 
 /// `out = a aᵀ` for a row-major square `a` (`d × d`).

@@ -190,7 +190,7 @@ impl<O: Objective> MeanField<O> {
     fn load(&mut self, theta: &[f64]) -> Result<(), Error> {
         let d = self.inner.dim();
         Family::MeanField.check(theta, d)?;
-        if let Some(index) = theta.iter().position(|v| !v.is_finite()) {
+        if let Some(index) = crate::model::first_non_finite(theta) {
             return Err(Error::NonFiniteParameter {
                 index,
                 value: theta[index],

@@ -17,6 +17,20 @@ use kl_dist::HALF_LN_2PI;
 /// up to it, on the hand-written small kernels (the d = 2 figures keep their bits).
 const SMALL: usize = 8;
 
+/// From this many multiply-adds of one d × d × d product on (d ≈ 100), the d > 8 kernel works on
+/// fixed column blocks.
+const BLOCKED_WORK: usize = 1 << 20;
+
+/// The number of column blocks of the d > 8 kernel: 1 below [`BLOCKED_WORK`], else one per 64
+/// columns, between 2 and 8. A function of `d` only, never of the thread count.
+fn column_blocks(d: usize) -> usize {
+    if d * d * d < BLOCKED_WORK {
+        1
+    } else {
+        (d / 64).clamp(2, 8)
+    }
+}
+
 /// The cross-entropy kernel shared by both forward objectives (and by any objective that knows
 /// p through a mean and a covariance: see [`CrossEntropy::set_moments`]).
 ///
@@ -24,6 +38,11 @@ const SMALL: usize = 8;
 /// - One evaluation is O(d³) and allocation-free: for d > 8 one triangular product (Σ = L Lᵀ),
 ///   faer's Cholesky, four triangular solves with d right-hand sides and one GEMM (`M W`; the
 ///   `δ δᵀ` part of S is a rank-one update): ≈ 7⅓ d³ flops, 3⅔ GEMMs of d × d.
+/// - Everything after the Cholesky factor is column by column: column j of W = Σ⁻¹ L and of
+///   U = Σ⁻¹ S W needs column j of L only. From d ≈ 100 on the columns are cut into fixed blocks
+///   ([`column_blocks`], a function of d) that run as one job each, spread over the threads: one
+///   hand-off per evaluation, and the same bits for every thread count. Below that there is one
+///   block, the whole matrix.
 #[derive(Debug, Clone)]
 pub(crate) struct CrossEntropy {
     /// Mean of p (or of the samples).
@@ -32,6 +51,11 @@ pub(crate) struct CrossEntropy {
     cov: Vec<f64>,
     model: Model,
     s: Vec<f64>,
+    /// For d > 8: W by column blocks, block b (columns `b w ..`, `w = ⌈d / blocks⌉`) a row-major
+    /// `d × w_b` matrix at offset `d b w`.
+    wb: Vec<f64>,
+    /// U by column blocks, block b a row-major `(d + 1) × w_b` matrix at offset `(d + 1) b w`
+    /// whose last row is the scratch for `Wᵀ δ` (for d ≤ 8 the first d² entries are U, row-major).
     t: Vec<f64>,
     delta: Vec<f64>,
 }
@@ -44,7 +68,8 @@ impl CrossEntropy {
             cov,
             model: Model::new(d),
             s: vec![0.0; d * d],
-            t: vec![0.0; d * d],
+            wb: vec![0.0; d * d],
+            t: vec![0.0; (d + 1) * d],
             delta: vec![0.0; d],
         }
     }
@@ -57,46 +82,124 @@ impl CrossEntropy {
     }
 
     pub(crate) fn eval(&mut self, theta: &[f64], grad: Option<&mut [f64]>) -> Result<f64, Error> {
-        self.model.load(theta)?;
         let d = self.model.d;
+        if d <= SMALL {
+            self.model.load(theta)?;
+        } else {
+            self.model.load_factor(theta)?;
+        }
         let (mu, l) = theta.split_at(d);
         for ((dl, m), u) in self.delta.iter_mut().zip(&self.m).zip(mu) {
             *dl = m - u;
         }
-        if d <= SMALL {
+        let trace = if d <= SMALL {
+            let t = &mut self.t[..d * d];
             for i in 0..d {
                 for j in 0..d {
                     self.s[i * d + j] = self.cov[i * d + j] + self.delta[i] * self.delta[j];
                 }
             }
             // U = Σ⁻¹ S W into t.
-            matmul(&self.s, &self.model.w, d, d, d, &mut self.t);
+            matmul(&self.s, &self.model.w, d, d, d, t);
+            self.model.chol.solve_matrix(t, d);
+            t.iter().zip(l).map(|(u, l)| u * l).sum()
         } else {
-            // S W = M W + δ (Wᵀ δ)ᵀ: one GEMM and a rank-one update (s's first row holds Wᵀ δ).
-            gemm(&mut self.t, false, &self.cov, &self.model.w, d, d, d);
-            let v = &mut self.s[..d];
-            v.fill(0.0);
-            for (wr, dl) in self.model.w.chunks_exact(d).zip(&self.delta) {
-                v.iter_mut().zip(wr).for_each(|(v, w)| *v += dl * w);
-            }
-            for (tr, dl) in self.t.chunks_exact_mut(d).zip(&self.delta) {
-                tr.iter_mut().zip(v.iter()).for_each(|(t, v)| *t += dl * v);
-            }
-        }
-        self.model.chol.solve_matrix(&mut self.t, d);
-        let trace: f64 = self.t.iter().zip(l).map(|(u, l)| u * l).sum();
+            self.blocks(l)
+        };
         let value = d as f64 * HALF_LN_2PI + 0.5 * self.model.log_det() + 0.5 * trace;
         if let Some(grad) = grad {
             check_len(grad, d)?;
             let (gmu, gl) = grad.split_at_mut(d);
             gmu.copy_from_slice(&self.delta);
-            self.model.chol.solve(gmu);
+            if d <= SMALL {
+                self.model.chol.solve(gmu);
+            } else {
+                // faer's solves with one right-hand side (the scalar substitution reads C by
+                // columns).
+                self.model.chol.solve_matrix(gmu, 1);
+            }
             gmu.iter_mut().for_each(|g| *g = -*g);
-            for ((g, w), u) in gl.iter_mut().zip(&self.model.w).zip(&self.t) {
-                *g = w - u;
+            if d <= SMALL {
+                for ((g, w), u) in gl.iter_mut().zip(&self.model.w).zip(&self.t) {
+                    *g = w - u;
+                }
+            } else {
+                let w = d.div_ceil(column_blocks(d));
+                let blocks = self.wb.chunks(d * w).zip(self.t.chunks((d + 1) * w));
+                for (b, (wb, tb)) in blocks.enumerate() {
+                    let width = wb.len() / d;
+                    let rows = gl.chunks_exact_mut(d).zip(wb.chunks_exact(width));
+                    for ((g, wr), tr) in rows.zip(tb.chunks_exact(width)) {
+                        let g = &mut g[b * w..b * w + width];
+                        g.iter_mut()
+                            .zip(wr.iter().zip(tr))
+                            .for_each(|(g, (w, u))| *g = w - u);
+                    }
+                }
             }
         }
         Ok(value)
+    }
+
+    /// For d > 8 (the factor of Σ loaded): W = Σ⁻¹ L and U = Σ⁻¹ (M W + δ (Wᵀ δ)ᵀ) by column
+    /// blocks into `wb` and `t`, and returns `tr(Σ⁻¹ S) = Σᵢⱼ Uᵢⱼ Lᵢⱼ` (summed block by block).
+    fn blocks(&mut self, l: &[f64]) -> f64 {
+        let d = self.model.d;
+        let nb = column_blocks(d);
+        let w = d.div_ceil(nb);
+        let (chol, cov, delta) = (&self.model.chol, &self.cov[..], &self.delta[..]);
+        // Work of one job, in multiply-adds: two solves and one product per column.
+        let work = 2 * d * d * d;
+        kl_dist::dense::for_each_chunk2(
+            work,
+            &mut self.wb,
+            d * w,
+            &mut self.t,
+            (d + 1) * w,
+            |b0, wrun, trun| {
+                let runs = wrun.chunks_mut(d * w).zip(trun.chunks_mut((d + 1) * w));
+                for (b, (wb, tb)) in runs.enumerate() {
+                    let c0 = (b0 + b) * w;
+                    let width = wb.len() / d;
+                    // W's block: L's columns c0 .. c0 + width, then Σ⁻¹ applied to them.
+                    for (wr, lr) in wb.chunks_exact_mut(width).zip(l.chunks_exact(d)) {
+                        wr.copy_from_slice(&lr[c0..c0 + width]);
+                    }
+                    chol.solve_matrix(wb, width);
+                    // S W = M W + δ (Wᵀ δ)ᵀ: one GEMM and a rank-one update (the block's last
+                    // row holds Wᵀ δ).
+                    let (u, v) = tb.split_at_mut(d * width);
+                    gemm(u, false, cov, wb, d, d, width);
+                    v.fill(0.0);
+                    for (wr, dl) in wb.chunks_exact(width).zip(delta) {
+                        v.iter_mut().zip(wr).for_each(|(v, w)| *v += dl * w);
+                    }
+                    for (ur, dl) in u.chunks_exact_mut(width).zip(delta) {
+                        ur.iter_mut().zip(v.iter()).for_each(|(u, v)| *u += dl * v);
+                    }
+                    chol.solve_matrix(u, width);
+                }
+            },
+        );
+        // Four running sums (a single one is a chain of dependent additions), in a fixed order.
+        let mut acc = [0.0; 4];
+        for (b, tb) in self.t.chunks((d + 1) * w).enumerate() {
+            let width = tb.len() / (d + 1);
+            for (ur, lr) in tb[..d * width].chunks_exact(width).zip(l.chunks_exact(d)) {
+                let lr = &lr[b * w..b * w + width];
+                let (uq, ut) = ur.split_at(width / 4 * 4);
+                let (lq, lt) = lr.split_at(width / 4 * 4);
+                for (u4, l4) in uq.chunks_exact(4).zip(lq.chunks_exact(4)) {
+                    for k in 0..4 {
+                        acc[k] += u4[k] * l4[k];
+                    }
+                }
+                for (k, (u, l)) in ut.iter().zip(lt).enumerate() {
+                    acc[k] += u * l;
+                }
+            }
+        }
+        (acc[0] + acc[1]) + (acc[2] + acc[3])
     }
 }
 

@@ -34,6 +34,16 @@ impl Model {
 
     /// Checks θ, factors Σ = L Lᵀ and forms W. Allocation-free.
     pub fn load(&mut self, theta: &[f64]) -> Result<(), Error> {
+        self.load_factor(theta)?;
+        let d = self.d;
+        self.w.copy_from_slice(&theta[d..]);
+        self.chol.solve_matrix(&mut self.w, d);
+        Ok(())
+    }
+
+    /// As [`Model::load`] without forming W (`w` keeps its old contents), for an objective that
+    /// forms Σ⁻¹ L its own way.
+    pub fn load_factor(&mut self, theta: &[f64]) -> Result<(), Error> {
         let d = self.d;
         if theta.len() != d + d * d {
             return Err(Error::DimensionMismatch {
@@ -42,7 +52,7 @@ impl Model {
                 got: theta.len(),
             });
         }
-        if let Some(index) = theta.iter().position(|v| !v.is_finite()) {
+        if let Some(index) = first_non_finite(theta) {
             return Err(Error::NonFiniteParameter {
                 index,
                 value: theta[index],
@@ -52,8 +62,6 @@ impl Model {
         self.chol
             .refactor_gram(l)
             .map_err(|pivot| Error::SingularModel { pivot })?;
-        self.w.copy_from_slice(l);
-        self.chol.solve_matrix(&mut self.w, d);
         Ok(())
     }
 
@@ -61,4 +69,19 @@ impl Model {
     pub fn log_det(&self) -> f64 {
         self.chol.log_det()
     }
+}
+
+/// The index of the first non-finite value of `x`: a branch-free scan by blocks of 8 (the
+/// element-by-element early exit was a tenth of a d = 128 forward-KL evaluation), then the
+/// position inside the first bad block.
+pub(crate) fn first_non_finite(x: &[f64]) -> Option<usize> {
+    const B: usize = 8;
+    let blocks = x.chunks(B);
+    for (b, blk) in blocks.enumerate() {
+        // `v · 0` is 0 for a finite v and NaN for ±∞ and NaN; the sum is NaN iff one is.
+        if blk.iter().fold(0.0, |acc, v| acc + v * 0.0).is_nan() {
+            return blk.iter().position(|v| !v.is_finite()).map(|i| b * B + i);
+        }
+    }
+    None
 }
