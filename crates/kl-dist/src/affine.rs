@@ -109,33 +109,15 @@ pub(crate) fn mixture_affine(
     let sb = sub_block(kd);
     // Sums of a group: [Σ r z (K d) | M = Σ (r z) εᵀ (K d × d)]; scratch of a thread:
     // [Zᵀ (K d × sb) | a (K × sb) | max (sb) | 1 / Σ (sb)].
-    let sums_len = kd + kd * d;
-    let scratch_len = sb * (kd + kc + 2);
-    let n_sb = n.div_ceil(sb).max(1);
-    let n_groups = group_count(n_sb, sums_len);
-    let per_group = n_sb.div_ceil(n_groups);
-    let n_groups = n_sb.div_ceil(per_group);
-    let group_pts = per_group * sb;
-    // Threads: as for the per-point kernels (n K d² units of work), whole groups each.
-    let work_units = n * kc * d * d;
-    let parts = if work_units < par::PAR_WORK {
-        1
-    } else {
-        par::threads().min(n_groups)
-    };
-    let per_run = n_groups.div_ceil(parts);
-    let runs = n_groups.div_ceil(per_run);
+    let groups = Groups::new(n, kc, d, sb, kd + kd * d, sb * (kd + kc + 2));
     let head = kd * d + kd + kc + d * d;
-    let need = head + n_groups * sums_len + runs * scratch_len;
-    if work.len() < need {
-        work.resize(need, 0.0);
+    if work.len() < head + groups.len() {
+        work.resize(head + groups.len(), 0.0);
     }
     let (bm, rest) = work.split_at_mut(kd * d);
     let (bias, rest) = rest.split_at_mut(kd);
     let (base, rest) = rest.split_at_mut(kc);
-    let (tmp, rest) = rest.split_at_mut(d * d);
-    let (slots, rest) = rest.split_at_mut(n_groups * sums_len);
-    let scratch = &mut rest[..runs * scratch_len];
+    let (tmp, area) = rest.split_at_mut(d * d);
 
     // Per call: B = [A₁; …; A_K] (K d × d) with Aₖ = Cₖ⁻¹ L, the offsets bₖ = Cₖ⁻¹ (μ − μₖ) and
     // the log constants.
@@ -153,50 +135,23 @@ pub(crate) fn mixture_affine(
     }
     let (bm, bias, base) = (&*bm, &*bias, &*base);
 
-    // One run: groups g0.. with their sums, log p and one scratch; sub-blocks in order.
-    let run = |g0: usize, sums: &mut [f64], lp: &mut [f64], scratch: &mut [f64]| {
-        for (g, (sums, lpg)) in sums
-            .chunks_mut(sums_len)
-            .zip(lp.chunks_mut(group_pts))
-            .enumerate()
-        {
-            let first = (g0 + g) * group_pts;
-            sums.fill(0.0);
-            for (b, lpb) in lpg.chunks_mut(sb).enumerate() {
-                let start = first + b * sb;
-                let m = lpb.len();
-                par::vectorized(SubBlock {
-                    d,
-                    kc,
-                    bm,
-                    bias,
-                    base,
-                    e: &eps[start * d..(start + m) * d],
-                    lp: lpb,
-                    sums: &mut *sums,
-                    scratch: &mut *scratch,
-                });
-            }
-        }
-    };
-    let jobs = slots
-        .chunks_mut(per_run * sums_len)
-        .zip(log_prob.chunks_mut(per_run * group_pts))
-        .zip(scratch.chunks_mut(scratch_len))
-        .enumerate();
-    par::run_jobs(jobs, |(t, ((sums, lp), scr))| {
-        run(t * per_run, sums, lp, scr)
+    let total = groups.run(area, log_prob, |start, lp, sums, scratch| {
+        let m = lp.len();
+        par::vectorized(SubBlock {
+            d,
+            kc,
+            bm,
+            bias,
+            base,
+            e: &eps[start * d..(start + m) * d],
+            lp,
+            sums,
+            scratch,
+        });
     });
 
-    // Slots in group order, then the back-substitutions Cₖ⁻ᵀ on the sums.
-    let (total, later) = slots.split_at_mut(sums_len);
-    for s in later.chunks_exact(sums_len) {
-        total[..sums_len]
-            .iter_mut()
-            .zip(&s[..sums_len])
-            .for_each(|(t, v)| *t += v);
-    }
-    let (rz, mk) = total[..sums_len].split_at_mut(kd);
+    // The back-substitutions Cₖ⁻ᵀ on the sums.
+    let (rz, mk) = total.split_at_mut(kd);
     grad_mu.fill(0.0);
     grad_l.fill(0.0);
     for (k, c) in comps.iter().enumerate() {
@@ -206,6 +161,117 @@ pub(crate) fn mixture_affine(
         tmp.copy_from_slice(&mk[k * d * d..(k + 1) * d * d]);
         c.cholesky().solve_upper_matrix(tmp, d);
         grad_l.iter_mut().zip(&*tmp).for_each(|(g, v)| *g -= v);
+    }
+}
+
+/// How one call cuts its `n` points: sub-blocks of `sb` points, consecutive sub-blocks in
+/// groups that each sum into their own `sums_len` partial sums, consecutive groups in runs, one
+/// per thread with a `scratch_len` scratch. A function of the sizes only (the Invariants above).
+struct Groups {
+    sb: usize,
+    sums_len: usize,
+    scratch_len: usize,
+    n_groups: usize,
+    per_group: usize,
+    per_run: usize,
+    runs: usize,
+}
+
+impl Groups {
+    fn new(n: usize, kc: usize, d: usize, sb: usize, sums_len: usize, scratch_len: usize) -> Self {
+        let n_sb = n.div_ceil(sb).max(1);
+        let per_group = n_sb.div_ceil(group_count(n_sb, sums_len));
+        let n_groups = n_sb.div_ceil(per_group);
+        // Threads: as for the per-point kernels (n K d² units of work), whole groups each.
+        let parts = if n * kc * d * d < par::PAR_WORK {
+            1
+        } else {
+            par::threads().min(n_groups)
+        };
+        let per_run = n_groups.div_ceil(parts);
+        Groups {
+            sb,
+            sums_len,
+            scratch_len,
+            n_groups,
+            per_group,
+            per_run,
+            runs: n_groups.div_ceil(per_run),
+        }
+    }
+
+    /// Values of the workspace the groups' sums and the runs' scratch take.
+    fn len(&self) -> usize {
+        self.n_groups * self.sums_len + self.runs * self.scratch_len
+    }
+
+    /// Runs `block(start, log_prob, sums, scratch)` on every sub-block in order (`start` its
+    /// first point, `log_prob` its part of the output, `sums` its group's), the runs spread over
+    /// threads, and returns the groups' sums added in group order. `area` is at least
+    /// [`Groups::len`] long.
+    fn run<'a, F>(&self, area: &'a mut [f64], log_prob: &mut [f64], block: F) -> &'a mut [f64]
+    where
+        F: Fn(usize, &mut [f64], &mut [f64], &mut [f64]) + Sync,
+    {
+        let Groups {
+            sb,
+            sums_len,
+            scratch_len,
+            n_groups,
+            per_group,
+            per_run,
+            runs,
+        } = *self;
+        let group_pts = per_group * sb;
+        let (slots, rest) = area.split_at_mut(n_groups * sums_len);
+        let scratch = &mut rest[..runs * scratch_len];
+        let jobs = slots
+            .chunks_mut(per_run * sums_len)
+            .zip(log_prob.chunks_mut(per_run * group_pts))
+            .zip(scratch.chunks_mut(scratch_len))
+            .enumerate();
+        par::run_jobs(jobs, |(t, ((sums, lp), scratch))| {
+            let groups = sums.chunks_mut(sums_len).zip(lp.chunks_mut(group_pts));
+            for (g, (sums, lpg)) in groups.enumerate() {
+                let first = (t * per_run + g) * group_pts;
+                sums.fill(0.0);
+                for (b, lpb) in lpg.chunks_mut(sb).enumerate() {
+                    block(first + b * sb, lpb, &mut *sums, &mut *scratch);
+                }
+            }
+        });
+        let (total, later) = slots.split_at_mut(sums_len);
+        for s in later.chunks_exact(sums_len) {
+            total.iter_mut().zip(s).for_each(|(t, v)| *t += v);
+        }
+        total
+    }
+}
+
+/// Log-sum-exp over the K rows of `a` (K × m, m = `lp.len()`) per point: `lp` ← log Σₖ exp aₖ
+/// and `a` ← the responsibilities exp(aₖ − max) / Σ. `mx` and `inv` are scratch (m each).
+#[inline(always)]
+fn responsibilities(a: &mut [f64], mx: &mut [f64], inv: &mut [f64], lp: &mut [f64]) {
+    let m = lp.len();
+    mx.copy_from_slice(&a[..m]);
+    for ak in a.chunks_exact(m).skip(1) {
+        mx.iter_mut().zip(ak).for_each(|(x, v)| *x = x.max(*v));
+    }
+    for ak in a.chunks_exact_mut(m) {
+        ak.iter_mut()
+            .zip(mx.iter())
+            .for_each(|(v, x)| *v = fastmath::exp(*v - x));
+    }
+    inv.copy_from_slice(&a[..m]);
+    for ak in a.chunks_exact(m).skip(1) {
+        inv.iter_mut().zip(ak).for_each(|(s, v)| *s += v);
+    }
+    for ((l, x), s) in lp.iter_mut().zip(mx.iter()).zip(inv.iter_mut()) {
+        *l = x + fastmath::ln(*s);
+        *s = 1.0 / *s;
+    }
+    for ak in a.chunks_exact_mut(m) {
+        ak.iter_mut().zip(inv.iter()).for_each(|(v, s)| *v *= s);
     }
 }
 
@@ -272,28 +338,8 @@ impl Kernel for SubBlock<'_> {
             let c = base[k];
             ak.iter_mut().for_each(|q| *q = c - 0.5 * *q);
         }
-        // Log-sum-exp over k per point; a ← exp(a − max).
-        mx.copy_from_slice(&a[..m]);
-        for ak in a.chunks_exact(m).skip(1) {
-            mx.iter_mut().zip(ak).for_each(|(x, v)| *x = x.max(*v));
-        }
-        for ak in a.chunks_exact_mut(m) {
-            ak.iter_mut()
-                .zip(mx.iter())
-                .for_each(|(v, x)| *v = fastmath::exp(*v - x));
-        }
-        inv.copy_from_slice(&a[..m]);
-        for ak in a.chunks_exact(m).skip(1) {
-            inv.iter_mut().zip(ak).for_each(|(s, v)| *s += v);
-        }
-        for ((l, x), s) in lp.iter_mut().zip(mx.iter()).zip(inv.iter_mut()) {
-            *l = x + fastmath::ln(*s);
-            *s = 1.0 / *s;
-        }
-        // Responsibilities rₖ = a / Σ, then Zᵀ ← (Zᵀ + b) ∘ r and Σ r z as row sums.
-        for ak in a.chunks_exact_mut(m) {
-            ak.iter_mut().zip(inv.iter()).for_each(|(v, s)| *v *= s);
-        }
+        responsibilities(a, mx, inv, lp);
+        // Zᵀ ← (Zᵀ + b) ∘ r and Σ r z as row sums.
         let (rz, mk) = sums.split_at_mut(kd);
         for (k, ak) in a.chunks_exact(m).enumerate() {
             let rows = zt[k * d * m..(k + 1) * d * m].chunks_exact_mut(m);
@@ -367,32 +413,15 @@ fn mixture_scores(
     let sb = SCORE_SUB_BLOCK;
     // Sums of a group: [Σ g (d) | Σ g εᵀ (d × d)]; scratch of a thread:
     // [Yᵀ (K d × sb) | Uᵀ (d × sb) | Gᵀ (d × sb) | a (K × sb) | max (sb) | 1 / Σ (sb)].
-    let sums_len = d + d * d;
-    let scratch_len = sb * (kd + 2 * d + kc + 2);
-    let n_sb = n.div_ceil(sb).max(1);
-    let n_groups = group_count(n_sb, sums_len);
-    let per_group = n_sb.div_ceil(n_groups);
-    let n_groups = n_sb.div_ceil(per_group);
-    let group_pts = per_group * sb;
-    let work_units = n * kc * d * d;
-    let parts = if work_units < par::PAR_WORK {
-        1
-    } else {
-        par::threads().min(n_groups)
-    };
-    let per_run = n_groups.div_ceil(parts);
-    let runs = n_groups.div_ceil(per_run);
+    let groups = Groups::new(n, kc, d, sb, d + d * d, sb * (kd + 2 * d + kc + 2));
     let head = kd * d + 2 * kd + kc;
-    let need = head + n_groups * sums_len + runs * scratch_len;
-    if work.len() < need {
-        work.resize(need, 0.0);
+    if work.len() < head + groups.len() {
+        work.resize(head + groups.len(), 0.0);
     }
     let (pm, rest) = work.split_at_mut(kd * d);
     let (q, rest) = rest.split_at_mut(kd);
     let (delta, rest) = rest.split_at_mut(kd);
-    let (base, rest) = rest.split_at_mut(kc);
-    let (slots, rest) = rest.split_at_mut(n_groups * sums_len);
-    let scratch = &mut rest[..runs * scratch_len];
+    let (base, area) = rest.split_at_mut(kc);
 
     // Per call: P = [P₁; …; P_K] (K d × d), qₖ, δₖ and the log constants.
     for (k, c) in comps.iter().enumerate() {
@@ -411,51 +440,25 @@ fn mixture_scores(
     }
     let (pm, q, delta, base) = (&*pm, &*q, &*delta, &*base);
 
-    let run = |g0: usize, sums: &mut [f64], lp: &mut [f64], scratch: &mut [f64]| {
-        for (g, (sums, lpg)) in sums
-            .chunks_mut(sums_len)
-            .zip(lp.chunks_mut(group_pts))
-            .enumerate()
-        {
-            let first = (g0 + g) * group_pts;
-            sums.fill(0.0);
-            for (b, lpb) in lpg.chunks_mut(sb).enumerate() {
-                let start = first + b * sb;
-                let m = lpb.len();
-                par::vectorized(ScoreBlock {
-                    d,
-                    kc,
-                    pm,
-                    q,
-                    delta,
-                    base,
-                    l,
-                    e: &eps[start * d..(start + m) * d],
-                    lp: lpb,
-                    sums: &mut *sums,
-                    scratch: &mut *scratch,
-                });
-            }
-        }
-    };
-    let jobs = slots
-        .chunks_mut(per_run * sums_len)
-        .zip(log_prob.chunks_mut(per_run * group_pts))
-        .zip(scratch.chunks_mut(scratch_len))
-        .enumerate();
-    par::run_jobs(jobs, |(t, ((sums, lp), scr))| {
-        run(t * per_run, sums, lp, scr)
+    let total = groups.run(area, log_prob, |start, lp, sums, scratch| {
+        let m = lp.len();
+        par::vectorized(ScoreBlock {
+            d,
+            kc,
+            pm,
+            q,
+            delta,
+            base,
+            l,
+            e: &eps[start * d..(start + m) * d],
+            lp,
+            sums,
+            scratch,
+        });
     });
 
-    // Slots in group order; the sums are of −∇ log p.
-    let (total, later) = slots.split_at_mut(sums_len);
-    for s in later.chunks_exact(sums_len) {
-        total[..sums_len]
-            .iter_mut()
-            .zip(&s[..sums_len])
-            .for_each(|(t, v)| *t += v);
-    }
-    let (gs, ge) = total[..sums_len].split_at(d);
+    // The sums are of −∇ log p.
+    let (gs, ge) = total.split_at(d);
     grad_mu.iter_mut().zip(gs).for_each(|(o, v)| *o = -v);
     grad_l.iter_mut().zip(ge).for_each(|(o, v)| *o = -v);
 }
@@ -544,27 +547,7 @@ impl Kernel for ScoreBlock<'_> {
             let c = base[k];
             ak.iter_mut().for_each(|v| *v = c - 0.5 * *v);
         }
-        // Log-sum-exp over k per point; a ← exp(a − max), then the responsibilities.
-        mx.copy_from_slice(&a[..m]);
-        for ak in a.chunks_exact(m).skip(1) {
-            mx.iter_mut().zip(ak).for_each(|(x, v)| *x = x.max(*v));
-        }
-        for ak in a.chunks_exact_mut(m) {
-            ak.iter_mut()
-                .zip(mx.iter())
-                .for_each(|(v, x)| *v = fastmath::exp(*v - x));
-        }
-        inv.copy_from_slice(&a[..m]);
-        for ak in a.chunks_exact(m).skip(1) {
-            inv.iter_mut().zip(ak).for_each(|(s, v)| *s += v);
-        }
-        for ((lv, x), s) in lp.iter_mut().zip(mx.iter()).zip(inv.iter_mut()) {
-            *lv = x + fastmath::ln(*s);
-            *s = 1.0 / *s;
-        }
-        for ak in a.chunks_exact_mut(m) {
-            ak.iter_mut().zip(inv.iter()).for_each(|(v, s)| *v *= s);
-        }
+        responsibilities(a, mx, inv, lp);
         // Gᵀ = Σₖ (Yₖᵀ + qₖ) ∘ rₖ (k in order), row sums into Σ g.
         let (gsum, ge) = sums.split_at_mut(d);
         for (j, (grow, acc)) in gt.chunks_exact_mut(m).zip(gsum.iter_mut()).enumerate() {
