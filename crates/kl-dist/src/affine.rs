@@ -393,7 +393,10 @@ const SCORE_PATH_MIN_K: usize = 3;
 /// Σᵢ ∇ log p(xᵢ) εᵢᵀ = −Σᵢ (Σₖ rᵢₖ yᵢₖ) εᵢᵀ is one d × d × n product instead of K of them,
 /// and no back-substitution is left for the sums. Per sub-block: Yᵀ = [P₁; …; P_K] εᵀ and
 /// Uᵀ = L εᵀ (GEMMs), the log terms and responsibilities (element-wise), and the sums. Threads,
-/// groups and determinism as in [`mixture_affine`].
+/// groups and determinism as in [`mixture_affine`]. The element-wise passes are bound by memory
+/// traffic, not arithmetic: they take four rows of Yᵀ (or four components) per pass over the
+/// points, and accumulate by fused multiply-adds (`f64::mul_add`, correctly rounded: the same
+/// bits with or without an FMA instruction).
 #[allow(clippy::too_many_arguments)]
 fn mixture_scores(
     comps: &[Mvn],
@@ -513,7 +516,8 @@ impl Kernel for ScoreBlock<'_> {
             &mut inv[..m],
         );
         let et = faer::MatRef::from_row_major_slice(e, m, d).transpose();
-        // Yᵀ (K d × m) = P (K d × d) εᵀ, Uᵀ (d × m) = L εᵀ.
+        // Yᵀ (K d × m) = q 1ᵀ + P (K d × d) εᵀ (q first, the product added to it), Uᵀ (d × m) =
+        // L εᵀ.
         faer::linalg::matmul::matmul(
             faer::MatMut::from_row_major_slice_mut(yt, kd, m),
             faer::Accum::Replace,
@@ -530,38 +534,87 @@ impl Kernel for ScoreBlock<'_> {
             1.0,
             faer::Par::Seq,
         );
-        // aₖ = base − ½ Σⱼ (uⱼ + δₖⱼ) (yₖⱼ + qₖⱼ), in row order (Yᵀ is only read: q is added
-        // again where it is used).
+        // aₖ = base − ½ Σⱼ (uⱼ + δₖⱼ) (yₖⱼ + qₖⱼ), j in order, by fused multiply-adds (correctly
+        // rounded, so the same bits on every instruction set; Yᵀ is only read, q is added where
+        // it is used).
+        // Four rows j at a time for every component (Uᵀ's four rows stay in cache, one load and
+        // store of aₖ per four rows), then the last rows one at a time.
+        a.fill(0.0);
+        let row = |buf, r| row_of(buf, r, m);
+        let mut j = 0;
+        while j + 4 <= d {
+            let (u0, u1, u2, u3) = (row(ut, j), row(ut, j + 1), row(ut, j + 2), row(ut, j + 3));
+            for (k, ak) in a.chunks_exact_mut(m).enumerate() {
+                let r = k * d + j;
+                let (y0, y1, y2, y3) = (row(yt, r), row(yt, r + 1), row(yt, r + 2), row(yt, r + 3));
+                let (d0, d1, d2, d3) = (delta[r], delta[r + 1], delta[r + 2], delta[r + 3]);
+                let (q0, q1, q2, q3) = (q[r], q[r + 1], q[r + 2], q[r + 3]);
+                let ak = &mut ak[..m];
+                for i in 0..m {
+                    let v = (u0[i] + d0).mul_add(y0[i] + q0, ak[i]);
+                    let v = (u1[i] + d1).mul_add(y1[i] + q1, v);
+                    let v = (u2[i] + d2).mul_add(y2[i] + q2, v);
+                    ak[i] = (u3[i] + d3).mul_add(y3[i] + q3, v);
+                }
+            }
+            j += 4;
+        }
         for (k, ak) in a.chunks_exact_mut(m).enumerate() {
-            ak.fill(0.0);
-            let rows = yt[k * d * m..(k + 1) * d * m]
-                .chunks_exact(m)
-                .zip(ut.chunks_exact(m));
-            for ((yrow, urow), (&qj, &dj)) in
-                rows.zip(q[k * d..(k + 1) * d].iter().zip(&delta[k * d..(k + 1) * d]))
-            {
-                for ((acc, y), u) in ak.iter_mut().zip(yrow).zip(urow) {
-                    *acc += (u + dj) * (y + qj);
+            for j in j..d {
+                let r = k * d + j;
+                let (dj, qj) = (delta[r], q[r]);
+                for ((acc, y), u) in ak.iter_mut().zip(row(yt, r)).zip(row(ut, j)) {
+                    *acc = (u + dj).mul_add(y + qj, *acc);
                 }
             }
             let c = base[k];
             ak.iter_mut().for_each(|v| *v = c - 0.5 * *v);
         }
         responsibilities(a, mx, inv, lp);
-        // Gᵀ = Σₖ (Yₖᵀ + qₖ) ∘ rₖ (k in order), row sums into Σ g.
+        // Gᵀ = Σₖ Yₖᵀ ∘ rₖ (k in order, fused multiply-adds), row sums into Σ g.
         let (gsum, ge) = sums.split_at_mut(d);
         for (j, (grow, acc)) in gt.chunks_exact_mut(m).zip(gsum.iter_mut()).enumerate() {
-            let q0 = q[j];
-            grow.iter_mut()
-                .zip(yt[j * m..(j + 1) * m].iter().zip(&a[..m]))
-                .for_each(|(g, (y, r))| *g = (y + q0) * r);
-            for k in 1..kc {
-                let yrow = &yt[(k * d + j) * m..(k * d + j + 1) * m];
-                let rk = &a[k * m..(k + 1) * m];
-                let qk = q[k * d + j];
+            // Four components per pass (the first pass starts from component 0's product),
+            // then one at a time.
+            let yrow = |k: usize| &yt[(k * d + j) * m..(k * d + j) * m + m];
+            let rrow = |k: usize| &a[k * m..k * m + m];
+            let qj = |k: usize| q[k * d + j];
+            let grow = &mut grow[..m];
+            let (y0, y1, y2, y3) = (yrow(0), yrow(1), yrow(2), yrow(3.min(kc - 1)));
+            let (r0, r1, r2, r3) = (rrow(0), rrow(1), rrow(2), rrow(3.min(kc - 1)));
+            let (q0, q1, q2, q3) = (qj(0), qj(1), qj(2), qj(3.min(kc - 1)));
+            let mut k = if kc >= 4 {
+                for i in 0..m {
+                    let v = (y0[i] + q0) * r0[i];
+                    let v = (y1[i] + q1).mul_add(r1[i], v);
+                    let v = (y2[i] + q2).mul_add(r2[i], v);
+                    grow[i] = (y3[i] + q3).mul_add(r3[i], v);
+                }
+                4
+            } else {
+                for i in 0..m {
+                    let v = (y0[i] + q0) * r0[i];
+                    let v = (y1[i] + q1).mul_add(r1[i], v);
+                    grow[i] = (y2[i] + q2).mul_add(r2[i], v);
+                }
+                3
+            };
+            while k + 4 <= kc {
+                let (y0, y1, y2, y3) = (yrow(k), yrow(k + 1), yrow(k + 2), yrow(k + 3));
+                let (r0, r1, r2, r3) = (rrow(k), rrow(k + 1), rrow(k + 2), rrow(k + 3));
+                let (q0, q1, q2, q3) = (qj(k), qj(k + 1), qj(k + 2), qj(k + 3));
+                for i in 0..m {
+                    let v = (y0[i] + q0).mul_add(r0[i], grow[i]);
+                    let v = (y1[i] + q1).mul_add(r1[i], v);
+                    let v = (y2[i] + q2).mul_add(r2[i], v);
+                    grow[i] = (y3[i] + q3).mul_add(r3[i], v);
+                }
+                k += 4;
+            }
+            for k in k..kc {
                 grow.iter_mut()
-                    .zip(yrow.iter().zip(rk))
-                    .for_each(|(g, (y, r))| *g += (y + qk) * r);
+                    .zip(yrow(k).iter().zip(rrow(k)))
+                    .for_each(|(g, (y, r))| *g = (y + q[k * d + j]).mul_add(*r, *g));
             }
             let mut part = [0.0; 8];
             let mut chunks = grow.chunks_exact(8);
@@ -578,4 +631,10 @@ impl Kernel for ScoreBlock<'_> {
         // Σ g εᵀ += Gᵀ ε.
         gemm(ge, true, gt, e, d, m, d);
     }
+}
+
+/// Row `r` of the row-major matrix `buf` with rows of `m` values.
+#[inline(always)]
+fn row_of(buf: &[f64], r: usize, m: usize) -> &[f64] {
+    &buf[r * m..r * m + m]
 }

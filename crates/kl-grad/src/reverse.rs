@@ -54,6 +54,20 @@ fn chunk_stats(eps: &[f64], d: usize, stl: bool, part: &mut [f64]) {
     }
 }
 
+/// Σ `v` by eight running sums (lane i takes every eighth value from i, the lanes then added
+/// pairwise, the tail last): a fixed order, without one long chain of dependent additions.
+fn lanes_sum(v: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail
+}
+
 /// Which gradient estimator [`ReverseKl`] returns. Both have the same expectation, ∇θ D(q ‖ p).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Estimator {
@@ -215,11 +229,11 @@ impl<P: LogDensity> ReverseKl<P> {
                     let both = eb.len();
                     let (ea_both, ea_rest) = ea.split_at_mut(both);
                     for (va, vb) in ea_both.iter_mut().zip(eb.iter_mut()) {
-                        *va = crate::ziggurat::standard_normal(&mut ra);
-                        *vb = crate::ziggurat::standard_normal(&mut rb);
+                        *va = crate::ziggurat::standard_normal_by_value(&mut ra);
+                        *vb = crate::ziggurat::standard_normal_by_value(&mut rb);
                     }
                     for va in ea_rest {
-                        *va = crate::ziggurat::standard_normal(&mut ra);
+                        *va = crate::ziggurat::standard_normal_by_value(&mut ra);
                     }
                     if d > SMALL {
                         let (pa, pb) = p.split_at_mut(ps.min(p.len()));
@@ -503,7 +517,12 @@ impl<P: LogDensity> ReverseKl<P> {
             gmu.fill(0.0);
             gl.fill(0.0);
         }
-        let value = self.log_q_mean() - self.lp.iter().sum::<f64>() * inv_n;
+        let lp_sum = if d > SMALL {
+            lanes_sum(&self.lp)
+        } else {
+            self.lp.iter().sum::<f64>()
+        };
+        let value = self.log_q_mean() - lp_sum * inv_n;
         if affine {
         } else if d == 2 {
             let mut acc = [0.0; 6];
