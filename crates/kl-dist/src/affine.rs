@@ -35,7 +35,7 @@
 
 use crate::Mvn;
 use crate::fastmath;
-use crate::linalg::gemm;
+use crate::linalg::{gemm, lanes_sum};
 use crate::par::{self, Kernel};
 
 /// At most this many groups of sub-blocks (the partial sums kept per call).
@@ -393,10 +393,8 @@ const SCORE_PATH_MIN_K: usize = 3;
 /// Σᵢ ∇ log p(xᵢ) εᵢᵀ = −Σᵢ (Σₖ rᵢₖ yᵢₖ) εᵢᵀ is one d × d × n product instead of K of them,
 /// and no back-substitution is left for the sums. Per sub-block: Yᵀ = [P₁; …; P_K] εᵀ and
 /// Uᵀ = L εᵀ (GEMMs), the log terms and responsibilities (element-wise), and the sums. Threads,
-/// groups and determinism as in [`mixture_affine`]. The element-wise passes are bound by memory
-/// traffic, not arithmetic: they take four rows of Yᵀ (or four components) per pass over the
-/// points, and accumulate by fused multiply-adds (`f64::mul_add`, correctly rounded: the same
-/// bits with or without an FMA instruction).
+/// groups and determinism as in [`mixture_affine`]. The element-wise passes take four rows of
+/// Yᵀ (or four components) per pass over the points ([`fma_rows`]).
 #[allow(clippy::too_many_arguments)]
 fn mixture_scores(
     comps: &[Mvn],
@@ -534,102 +532,85 @@ impl Kernel for ScoreBlock<'_> {
             1.0,
             faer::Par::Seq,
         );
-        // aₖ = base − ½ Σⱼ (uⱼ + δₖⱼ) (yₖⱼ + qₖⱼ), j in order, by fused multiply-adds (correctly
-        // rounded, so the same bits on every instruction set; Yᵀ is only read, q is added where
-        // it is used).
-        // Four rows j at a time for every component (Uᵀ's four rows stay in cache, one load and
-        // store of aₖ per four rows), then the last rows one at a time.
+        // aₖ = base − ½ Σⱼ (uⱼ + δₖⱼ) (yₖⱼ + qₖⱼ), j in order (Yᵀ is only read, q is added
+        // where it is used): four rows j at a time for every component, while Uᵀ's four rows
+        // are in cache, then the last rows one at a time.
         a.fill(0.0);
         let row = |buf, r| row_of(buf, r, m);
         let mut j = 0;
         while j + 4 <= d {
-            let (u0, u1, u2, u3) = (row(ut, j), row(ut, j + 1), row(ut, j + 2), row(ut, j + 3));
+            let u = [0, 1, 2, 3].map(|t| row(ut, j + t));
             for (k, ak) in a.chunks_exact_mut(m).enumerate() {
                 let r = k * d + j;
-                let (y0, y1, y2, y3) = (row(yt, r), row(yt, r + 1), row(yt, r + 2), row(yt, r + 3));
-                let (d0, d1, d2, d3) = (delta[r], delta[r + 1], delta[r + 2], delta[r + 3]);
-                let (q0, q1, q2, q3) = (q[r], q[r + 1], q[r + 2], q[r + 3]);
-                let ak = &mut ak[..m];
-                for i in 0..m {
-                    let v = (u0[i] + d0).mul_add(y0[i] + q0, ak[i]);
-                    let v = (u1[i] + d1).mul_add(y1[i] + q1, v);
-                    let v = (u2[i] + d2).mul_add(y2[i] + q2, v);
-                    ak[i] = (u3[i] + d3).mul_add(y3[i] + q3, v);
-                }
+                let y = [0, 1, 2, 3].map(|t| row(yt, r + t));
+                fma_rows(
+                    ak,
+                    u,
+                    [0, 1, 2, 3].map(|t| delta[r + t]),
+                    y,
+                    Some([0, 1, 2, 3].map(|t| q[r + t])),
+                );
             }
             j += 4;
         }
         for (k, ak) in a.chunks_exact_mut(m).enumerate() {
             for j in j..d {
                 let r = k * d + j;
-                let (dj, qj) = (delta[r], q[r]);
-                for ((acc, y), u) in ak.iter_mut().zip(row(yt, r)).zip(row(ut, j)) {
-                    *acc = (u + dj).mul_add(y + qj, *acc);
-                }
+                fma_rows(ak, [row(ut, j)], [delta[r]], [row(yt, r)], Some([q[r]]));
             }
             let c = base[k];
             ak.iter_mut().for_each(|v| *v = c - 0.5 * *v);
         }
         responsibilities(a, mx, inv, lp);
-        // Gᵀ = Σₖ Yₖᵀ ∘ rₖ (k in order, fused multiply-adds), row sums into Σ g.
+        // Gᵀ = Σₖ (Yₖᵀ + qₖ) ∘ rₖ, k in order (four components at a time, then one at a time),
+        // and its row sums into Σ g.
         let (gsum, ge) = sums.split_at_mut(d);
         for (j, (grow, acc)) in gt.chunks_exact_mut(m).zip(gsum.iter_mut()).enumerate() {
-            // Four components per pass (the first pass starts from component 0's product),
-            // then one at a time.
-            let yrow = |k: usize| &yt[(k * d + j) * m..(k * d + j) * m + m];
-            let rrow = |k: usize| &a[k * m..k * m + m];
-            let qj = |k: usize| q[k * d + j];
-            let grow = &mut grow[..m];
-            let (y0, y1, y2, y3) = (yrow(0), yrow(1), yrow(2), yrow(3.min(kc - 1)));
-            let (r0, r1, r2, r3) = (rrow(0), rrow(1), rrow(2), rrow(3.min(kc - 1)));
-            let (q0, q1, q2, q3) = (qj(0), qj(1), qj(2), qj(3.min(kc - 1)));
-            let mut k = if kc >= 4 {
-                for i in 0..m {
-                    let v = (y0[i] + q0) * r0[i];
-                    let v = (y1[i] + q1).mul_add(r1[i], v);
-                    let v = (y2[i] + q2).mul_add(r2[i], v);
-                    grow[i] = (y3[i] + q3).mul_add(r3[i], v);
-                }
-                4
-            } else {
-                for i in 0..m {
-                    let v = (y0[i] + q0) * r0[i];
-                    let v = (y1[i] + q1).mul_add(r1[i], v);
-                    grow[i] = (y2[i] + q2).mul_add(r2[i], v);
-                }
-                3
-            };
+            let y = |k: usize| row(yt, k * d + j);
+            let r = |k: usize| row(a, k);
+            let qk = |k: usize| q[k * d + j];
+            grow.fill(0.0);
+            let mut k = 0;
             while k + 4 <= kc {
-                let (y0, y1, y2, y3) = (yrow(k), yrow(k + 1), yrow(k + 2), yrow(k + 3));
-                let (r0, r1, r2, r3) = (rrow(k), rrow(k + 1), rrow(k + 2), rrow(k + 3));
-                let (q0, q1, q2, q3) = (qj(k), qj(k + 1), qj(k + 2), qj(k + 3));
-                for i in 0..m {
-                    let v = (y0[i] + q0).mul_add(r0[i], grow[i]);
-                    let v = (y1[i] + q1).mul_add(r1[i], v);
-                    let v = (y2[i] + q2).mul_add(r2[i], v);
-                    grow[i] = (y3[i] + q3).mul_add(r3[i], v);
-                }
+                let ks = [k, k + 1, k + 2, k + 3];
+                fma_rows(grow, ks.map(y), ks.map(qk), ks.map(r), None);
                 k += 4;
             }
             for k in k..kc {
-                grow.iter_mut()
-                    .zip(yrow(k).iter().zip(rrow(k)))
-                    .for_each(|(g, (y, r))| *g = (y + q[k * d + j]).mul_add(*r, *g));
+                fma_rows(grow, [y(k)], [qk(k)], [r(k)], None);
             }
-            let mut part = [0.0; 8];
-            let mut chunks = grow.chunks_exact(8);
-            for c in &mut chunks {
-                for t in 0..8 {
-                    part[t] += c[t];
-                }
-            }
-            let tail: f64 = chunks.remainder().iter().sum();
-            *acc += (((part[0] + part[4]) + (part[1] + part[5]))
-                + ((part[2] + part[6]) + (part[3] + part[7])))
-                + tail;
+            *acc += lanes_sum(grow);
         }
         // Σ g εᵀ += Gᵀ ε.
         gemm(ge, true, gt, e, d, m, d);
+    }
+}
+
+/// `acc[i] += Σₜ (x[t][i] + a[t]) (y[t][i] + b[t])` (`b = None`: `y[t][i]` alone), t in order,
+/// by fused multiply-adds
+/// (`f64::mul_add`, correctly rounded: the same bits with or without an FMA instruction). The
+/// element-wise passes of [`ScoreBlock`] are bound by memory traffic, so T rows per pass over
+/// `acc` (T = 4) read and write it once instead of T times.
+#[inline(always)]
+fn fma_rows<const T: usize>(
+    acc: &mut [f64],
+    x: [&[f64]; T],
+    a: [f64; T],
+    y: [&[f64]; T],
+    b: Option<[f64; T]>,
+) {
+    let m = acc.len();
+    let (x, y) = (x.map(|r| &r[..m]), y.map(|r| &r[..m]));
+    for (i, v) in acc.iter_mut().enumerate() {
+        let mut s = *v;
+        for t in 0..T {
+            let yv = match b {
+                Some(b) => y[t][i] + b[t],
+                None => y[t][i],
+            };
+            s = (x[t][i] + a[t]).mul_add(yv, s);
+        }
+        *v = s;
     }
 }
 

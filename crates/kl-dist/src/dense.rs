@@ -34,5 +34,5 @@
 //! assert!((back[0] - 1.0).abs() < 1e-12 && (back[1] - 1.0).abs() < 1e-12);
 //! ```
 
-pub use crate::linalg::{BLOCK, Cholesky, gemm, gemm_tn, gram, matmul, matmul_tn_acc};
+pub use crate::linalg::{BLOCK, Cholesky, gemm, gemm_tn, gram, lanes_sum, matmul, matmul_tn_acc};
 pub use crate::par::{for_each_chunk2, set_threads, threads};

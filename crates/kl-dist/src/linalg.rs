@@ -553,6 +553,22 @@ fn upper_cols_dyn(l: &[f64], inv_diag: &[f64], d: usize, b: &mut [f64], n: usize
     }
 }
 
+/// Σ `v` in a fixed order without one long chain of dependent additions: eight running sums
+/// (lane t takes the values t, t + 8, …), the lanes added pairwise, then the tail (the last
+/// `len % 8` values, in order).
+pub fn lanes_sum(v: &[f64]) -> f64 {
+    let mut part = [0.0; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for t in 0..8 {
+            part[t] += c[t];
+        }
+    }
+    let tail: f64 = chunks.remainder().iter().sum();
+    (((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7])))
+        + tail
+}
+
 /// `out = a b` for row-major `a` (`m × k`) and `b` (`k × n`).
 pub fn matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize, out: &mut [f64]) {
     debug_assert_eq!(a.len(), m * k);

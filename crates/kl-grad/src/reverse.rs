@@ -1,7 +1,7 @@
 //! Reverse KL D(q ‖ p): by Monte Carlo with the reparameterization x = μ + L ε for any target, and
 //! in closed form for a Gaussian target.
 
-use kl_dist::dense::{for_each_chunk2, gemm, gemm_tn, matmul, matmul_tn_acc};
+use kl_dist::dense::{for_each_chunk2, gemm, gemm_tn, lanes_sum, matmul, matmul_tn_acc};
 use kl_dist::{LogDensity, Mvn};
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
@@ -52,20 +52,6 @@ fn chunk_stats(eps: &[f64], d: usize, stl: bool, part: &mut [f64]) {
         }
         gemm_tn(outer, false, eps, eps, d, d);
     }
-}
-
-/// Σ `v` by eight running sums (lane i takes every eighth value from i, the lanes then added
-/// pairwise, the tail last): a fixed order, without one long chain of dependent additions.
-fn lanes_sum(v: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let chunks = v.chunks_exact(8);
-    let tail: f64 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for (a, x) in acc.iter_mut().zip(c) {
-            *a += x;
-        }
-    }
-    (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail
 }
 
 /// Which gradient estimator [`ReverseKl`] returns. Both have the same expectation, ∇θ D(q ‖ p).

@@ -149,18 +149,28 @@ static ZIG_NORM_F: [f64; 257] =
      0.932060075968990209, 0.945198953453078028, 0.959879091812415930, 0.977101701282731328,
      1.000000000000000000];
 
-/// One standard normal draw, identical to `rng.sample::<f64, _>(StandardNormal)`.
+/// The common case of one draw from its `u64`: the value, or the layer `i`, `u` and `x` the
+/// rare case needs.
 #[inline(always)]
-pub(crate) fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    let bits = rng.next_u64();
+fn fast(bits: u64) -> Result<f64, (usize, f64, f64)> {
     let i = (bits & 0xff) as usize;
     // [2, 4) − 3 = [−1, 1), from the top 52 bits.
     let u = f64::from_bits((bits >> 12) | 0x4000_0000_0000_0000) - 3.0;
     let x = u * ZIG_NORM_X[i];
     if x.abs() < ZIG_NORM_X[i + 1] {
-        return x;
+        Ok(x)
+    } else {
+        Err((i, u, x))
     }
-    slow(rng, i, u, x)
+}
+
+/// One standard normal draw, identical to `rng.sample::<f64, _>(StandardNormal)`.
+#[inline(always)]
+pub(crate) fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    match fast(rng.next_u64()) {
+        Ok(x) => x,
+        Err((i, u, x)) => slow(rng, i, u, x),
+    }
 }
 
 /// [`standard_normal`] for a generator that is cheap to copy (`Pcg64`): the rare case takes
@@ -168,16 +178,14 @@ pub(crate) fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 /// and its state stays in registers through the loop (the same draws, bit for bit).
 #[inline(always)]
 pub(crate) fn standard_normal_by_value<R: Rng + Clone>(rng: &mut R) -> f64 {
-    let bits = rng.next_u64();
-    let i = (bits & 0xff) as usize;
-    let u = f64::from_bits((bits >> 12) | 0x4000_0000_0000_0000) - 3.0;
-    let x = u * ZIG_NORM_X[i];
-    if x.abs() < ZIG_NORM_X[i + 1] {
-        return x;
+    match fast(rng.next_u64()) {
+        Ok(x) => x,
+        Err((i, u, x)) => {
+            let (v, r) = slow_by_value(rng.clone(), i, u, x);
+            *rng = r;
+            v
+        }
     }
-    let (v, r) = slow_by_value(rng.clone(), i, u, x);
-    *rng = r;
-    v
 }
 
 #[cold]
@@ -220,25 +228,24 @@ mod tests {
     use rand::{RngExt, SeedableRng};
     use rand_distr::StandardNormal;
 
-    #[test]
-    fn same_draws_as_rand_distr() {
-        let mut a = rand_pcg::Pcg64::seed_from_u64(42);
+    /// A million draws of `draw` against rand_distr's, bit for bit.
+    fn same_draws(seed: u64, draw: fn(&mut rand_pcg::Pcg64) -> f64) {
+        let mut a = rand_pcg::Pcg64::seed_from_u64(seed);
         let mut b = a.clone();
         for k in 0..1_000_000 {
             let want: f64 = a.sample(StandardNormal);
-            let got = super::standard_normal(&mut b);
+            let got = draw(&mut b);
             assert_eq!(got.to_bits(), want.to_bits(), "draw {k}");
         }
     }
 
     #[test]
+    fn same_draws_as_rand_distr() {
+        same_draws(42, super::standard_normal);
+    }
+
+    #[test]
     fn by_value_same_draws_as_rand_distr() {
-        let mut a = rand_pcg::Pcg64::seed_from_u64(43);
-        let mut b = a.clone();
-        for k in 0..1_000_000 {
-            let want: f64 = a.sample(StandardNormal);
-            let got = super::standard_normal_by_value(&mut b);
-            assert_eq!(got.to_bits(), want.to_bits(), "draw {k}");
-        }
+        same_draws(43, super::standard_normal_by_value);
     }
 }
