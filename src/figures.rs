@@ -306,7 +306,7 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
         })
         .title(&format!(
             "{} ({}, {})",
-            run.experiment.name, run.trace.objective, run.trace.optimizer
+            run.experiment.name, run.trace.objective.name(), run.trace.optimizer.name()
         ));
     png(&name, &fig)
 }

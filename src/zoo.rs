@@ -34,13 +34,12 @@ fn find<'a>(runs: &'a [Run], name: &str) -> Option<&'a Run> {
 /// state of a run.
 fn note(run: &Run) -> String {
     let mut parts = Vec::new();
-    if let Some(last) = run.trace.iterations.last() {
-        if let Some(f) = last.kl_forward {
-            parts.push(format!("D(p‖q) = {f:.3}"));
-        }
-        if let Some(r) = last.kl_reverse {
-            parts.push(format!("D(q‖p) = {r:.3}"));
-        }
+    let (kl_forward, kl_reverse) = run.trace.answer_kl();
+    if let Some(f) = kl_forward {
+        parts.push(format!("D(p‖q) = {f:.3}"));
+    }
+    if let Some(r) = kl_reverse {
+        parts.push(format!("D(q‖p) = {r:.3}"));
     }
     let mut text = parts.join("   ");
     if let Some(d) = run.trace.final_diagnostic() {
@@ -91,14 +90,7 @@ pub fn zoo_figure(runs: &[Run], style: Style) -> Result<Option<Output>, Error> {
         panel.scatter(dots.as_chunks::<2>().0, MarkerStyle::notebook());
         panel.title(&format!("p: {label}"));
         for (j, run, what) in [(1, fwd, "forward KL"), (2, rev, "reverse KL")] {
-            let last = run.trace.iterations.len() - 1;
-            let q = run.trace.model(last).map_err(|source| Error::Fit {
-                experiment: run.experiment.name.clone(),
-                source: crate::error::FitError::Model {
-                    iteration: last,
-                    source,
-                },
-            })?;
+            let q = crate::story::final_model(run)?;
             let panel = fig.panel_mut(i, j);
             contour_layer(
                 panel,
@@ -119,7 +111,7 @@ pub fn zoo_figure(runs: &[Run], style: Style) -> Result<Option<Output>, Error> {
                 Colormap::Inferno,
                 ContourStyle::notebook(),
             );
-            panel.title(&format!("{what} ({})", run.trace.objective));
+            panel.title(&format!("{what} ({})", run.trace.objective.name()));
             panel.text_aligned(
                 [0.5 * (lim[0] + lim[1]), lim[2] + 0.03 * (lim[3] - lim[2])],
                 &note(run),
@@ -159,11 +151,11 @@ pub fn logistic_figure(runs: &[Run], style: Style) -> Result<Option<Output>, Err
     let mut fig = new_figure(name, spec)?;
     let d = fwd.trace.dim;
     let bars = |run: &Run, offset: f64| -> Vec<ErrorBar> {
-        let last = run.trace.iterations.last().expect("a trace has a state");
+        let q = run.fit.q();
         (0..d)
             .map(|k| {
-                let sd = last.covariance[k][k].max(0.0).sqrt();
-                ErrorBar::vertical(k as f64 + offset, last.mean[k], 2.0 * sd)
+                let sd = q.covariance()[k * d + k].max(0.0).sqrt();
+                ErrorBar::vertical(k as f64 + offset, q.mean()[k], 2.0 * sd)
             })
             .collect()
     };

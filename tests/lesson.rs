@@ -37,7 +37,7 @@ fn k_hat(run: &Run) -> f64 {
 #[test]
 fn mean_field_reverse_kl_optimum_has_variances_one_over_the_precision_diagonal() {
     let r = run("bishop-10-2-reverse");
-    assert_eq!(r.trace.family, "mean-field");
+    assert_eq!(r.trace.family.name(), "mean-field");
     let want = 1.0 - RHO * RHO; // 1/Λᵢᵢ
     for (i, v) in variances(&r).into_iter().enumerate() {
         assert!((v - want).abs() < 1e-3, "σ{i}² = {v}, 1/Λᵢᵢ = {want}");

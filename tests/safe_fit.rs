@@ -261,8 +261,8 @@ fn pareto_k_flags_the_mode_seeking_fit_and_passes_the_covering_one() {
     assert!((rev_kl - std::f64::consts::LN_2).abs() < 0.05, "{rev_kl}");
     assert!(k(&reverse) > 0.7, "reverse k̂ = {}", k(&reverse));
     assert_eq!(
-        reverse.trace.final_diagnostic().map(|d| d.verdict.as_str()),
-        Some("unreliable")
+        reverse.trace.final_diagnostic().map(|d| d.verdict),
+        Some(kl_diag::Reliability::Unreliable)
     );
     assert!(k(&forward) < 0.7, "forward k̂ = {}", k(&forward));
 }

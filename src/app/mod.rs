@@ -10,6 +10,8 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Experiment};
+use rayon::prelude::*;
+
 use crate::engine::{self, Run};
 use crate::error::Error;
 use crate::figures::{self, Style};
@@ -54,7 +56,7 @@ pub fn fit_file(
     output::check_names(&dest, output_names(&exp).iter().map(String::as_str))?;
     figures::check_canvas(&exp, style)?;
     let n = exp.n_iters;
-    let run = engine::run_observed(&exp, &mut |k, loss| progress(k, n, loss))?;
+    let run = engine::run_observed(&exp, &mut |p| progress(p.iteration, n, p.loss))?;
     let mut files = vec![OutputFile {
         name: "trace.json".into(),
         bytes: engine::trace::trace_json(&run.trace),
@@ -144,46 +146,50 @@ pub fn all_figures(
     }
     let total = experiments.len() + 1;
     type Job = Result<(String, Option<Run>, Vec<figures::Output>), Error>;
+    // Every experiment and the story figures as jobs on rayon's pool: each is deterministic on
+    // its own, and `collect` keeps their order, so the bytes do not depend on the schedule. The
+    // jobs name themselves on a channel as they finish; this thread reports them.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let job = |i: usize| -> Job {
+        let Some(exp) = experiments.get(i) else {
+            return Ok((
+                "story".to_string(),
+                None,
+                crate::story::story_figures(style)?,
+            ));
+        };
+        let run = engine::run(exp)?;
+        let own = if exp.plot.standard {
+            figures::run_figures(&run, style)?
+        } else {
+            Vec::new()
+        };
+        Ok((exp.name.clone(), Some(run), own))
+    };
+    let label = |i: usize| {
+        experiments
+            .get(i)
+            .map_or("story figures".to_string(), |e| e.path.display().to_string())
+    };
     let results: Vec<Job> = std::thread::scope(|s| {
-        let mut handles: Vec<_> = experiments
-            .iter()
-            .map(|exp| {
-                let label = exp.path.display().to_string();
-                let h = s.spawn(move || -> Job {
-                    let run = engine::run(exp)?;
-                    let own = if exp.plot.standard {
-                        figures::run_figures(&run, style)?
-                    } else {
-                        Vec::new()
-                    };
-                    Ok((exp.name.clone(), Some(run), own))
-                });
-                (label, h)
-            })
-            .collect();
-        handles.push((
-            "story figures".to_string(),
-            s.spawn(move || -> Job {
-                Ok((
-                    "story".to_string(),
-                    None,
-                    crate::story::story_figures(style)?,
-                ))
-            }),
-        ));
-        handles
-            .into_iter()
-            .enumerate()
-            .map(|(i, (label, h))| {
-                let r = h.join().unwrap_or_else(|_| {
-                    Err(Error::Usage {
-                        message: format!("internal error: the job {label} panicked"),
-                    })
-                });
-                progress(&label, i + 1, total);
-                r
-            })
-            .collect()
+        let jobs = s.spawn(move || {
+            (0..total)
+                .into_par_iter()
+                .map(|i| {
+                    let r = job(i);
+                    let _ = tx.send(label(i));
+                    r
+                })
+                .collect::<Vec<Job>>()
+        });
+        for (k, done) in rx.iter().enumerate() {
+            progress(&done, k + 1, total);
+        }
+        jobs.join().unwrap_or_else(|_| {
+            vec![Err(Error::Usage {
+                message: "internal error: a figure job panicked".into(),
+            })]
+        })
     });
     let mut runs = Vec::new();
     let mut produced_all = Vec::new();

@@ -10,7 +10,8 @@
 //! | [`MAX_COMPONENTS`] | 256 | the components of a mixture |
 //! | [`MAX_ITERS`] | 10⁶ | `optimizer.n_iters` |
 //! | [`MAX_STEP_WORK`] | 10¹⁰ | floating-point work of one step, n · K · d² (K = components) |
-//! | [`MAX_TOTAL_WORK`] | 10¹³ | n_iters × the work of one step (about an hour here) |
+//! | [`MAX_TOTAL_WORK`] | 10¹³ | the whole fit: its steps, the `"auto"` search, the exact KL at the recorded states, the diagnostics (about an hour here) |
+//! | `kl_fit::MAX_RECORD_VALUES` | 10⁶ | the numbers the recorded states of one fit hold (thinned evenly beyond), so a fit's memory and its trace do not grow with `n_iters` |
 //!
 //! The figures have their own limit on the canvas (`kl_render`'s), checked before the fit from
 //! `plot.rows`, `plot.cols` and `--scale`.

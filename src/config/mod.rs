@@ -21,7 +21,6 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 use kl_dist::{Mixture, Mvn};
-use kl_grad::Estimator;
 
 pub use csv::{Table, parse_table};
 
@@ -88,37 +87,13 @@ pub enum TargetSpec {
         dim: usize,
     },
     /// The banana: N(x₁; 0, a²) · N(x₂; b (x₁² − a²), 1).
-    Banana {
-        /// a.
-        scale: f64,
-        /// b.
-        curvature: f64,
-    },
+    Banana(kl_dist::Banana),
     /// Neal's funnel: x₀ ~ N(0, σ²), xᵢ | x₀ ~ N(0, e^{x₀}).
-    Funnel {
-        /// d.
-        dim: usize,
-        /// σ.
-        scale: f64,
-    },
+    Funnel(kl_dist::Funnel),
     /// A multivariate Student t.
-    StudentT {
-        /// ν.
-        df: f64,
-        /// The location.
-        mean: Vec<f64>,
-        /// The shape matrix, row-major.
-        scale: Vec<f64>,
-    },
+    StudentT(kl_dist::StudentT),
     /// The ring exp(−(‖x‖ − r)² / (2w²)).
-    Ring {
-        /// d.
-        dim: usize,
-        /// r.
-        radius: f64,
-        /// w.
-        width: f64,
-    },
+    Ring(kl_dist::Ring),
     /// The posterior of a Bayesian logistic regression on a CSV data set.
     LogisticRegression(LogisticSpec),
 }
@@ -142,6 +117,8 @@ pub struct LogisticSpec {
     pub intercept: bool,
     /// Whether features are standardized before fitting.
     pub standardize: bool,
+    /// The posterior, built once from the above.
+    pub density: kl_dist::LogisticRegression,
 }
 
 impl TargetSpec {
@@ -150,12 +127,11 @@ impl TargetSpec {
         match self {
             TargetSpec::Mvn(m) => m.dim(),
             TargetSpec::Mixture(m) => kl_dist::LogDensity::dim(m),
-            TargetSpec::RandomMvn { dim, .. }
-            | TargetSpec::Samples { dim, .. }
-            | TargetSpec::Funnel { dim, .. }
-            | TargetSpec::Ring { dim, .. } => *dim,
-            TargetSpec::Banana { .. } => 2,
-            TargetSpec::StudentT { mean, .. } => mean.len(),
+            TargetSpec::RandomMvn { dim, .. } | TargetSpec::Samples { dim, .. } => *dim,
+            TargetSpec::Banana(p) => kl_dist::LogDensity::dim(p),
+            TargetSpec::Funnel(p) => kl_dist::LogDensity::dim(p),
+            TargetSpec::StudentT(p) => kl_dist::LogDensity::dim(p),
+            TargetSpec::Ring(p) => kl_dist::LogDensity::dim(p),
             TargetSpec::LogisticRegression(l) => l.features.len() + usize::from(l.intercept),
         }
     }
@@ -191,93 +167,15 @@ impl TargetSpec {
     }
 }
 
-/// The family of the model q.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Family {
-    /// q = N(μ, L Lᵀ) with a raw square factor L.
-    #[default]
-    FullRank,
-    /// q = N(μ, diag(σ²)) with σᵢ = exp(ωᵢ).
-    MeanField,
-}
+/// The family of the model q (kl-grad's, the one family type of the workspace).
+pub use kl_grad::Family;
 
-impl Family {
-    /// The name used in files and traces.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Family::FullRank => "full-rank",
-            Family::MeanField => "mean-field",
-        }
-    }
-}
-
-/// The starting model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum InitSpec {
-    /// Full rank: μ and the raw factor L (row-major).
-    Explicit {
-        /// μ.
-        mean: Vec<f64>,
-        /// L, row-major.
-        raw: Vec<f64>,
-    },
-    /// Mean field: μ and the standard deviations σ.
-    MeanField {
-        /// μ.
-        mean: Vec<f64>,
-        /// σ, all > 0.
-        sd: Vec<f64>,
-    },
-    /// Every parameter ~ N(0, 1) (μ and L, or μ and ω = log σ), drawn after the target.
-    Random,
-    /// The Laplace approximation of a logistic-regression posterior (its MAP and the inverse
-    /// negative Hessian there; the diagonal of that for a mean-field model).
-    Laplace,
-}
-
-/// Which objective.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ObjectiveKind {
-    /// Closed-form D(p‖q), Gaussian p.
-    ForwardKlExact,
-    /// Maximum likelihood on samples of p.
-    ForwardKlSamples,
-    /// Forward KL by self-normalized importance sampling from q.
-    ForwardKlIs,
-    /// Reverse KL by reparameterized Monte Carlo.
-    ReverseKl(Estimator),
-    /// Closed-form D(q‖p), Gaussian p.
-    ReverseKlExact,
-    /// The Rényi VR bound with parameter α ≠ 1.
-    Renyi {
-        /// α.
-        alpha: f64,
-    },
-}
-
-impl ObjectiveKind {
-    /// The name used in files and traces.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ObjectiveKind::ForwardKlExact => "forward-kl-exact",
-            ObjectiveKind::ForwardKlSamples => "forward-kl-samples",
-            ObjectiveKind::ForwardKlIs => "forward-kl-is",
-            ObjectiveKind::ReverseKl(_) => "reverse-kl",
-            ObjectiveKind::ReverseKlExact => "reverse-kl-exact",
-            ObjectiveKind::Renyi { .. } => "renyi",
-        }
-    }
-
-    /// Whether the objective's value is deterministic in θ (no fresh draws per step).
-    pub fn is_deterministic(&self) -> bool {
-        matches!(
-            self,
-            ObjectiveKind::ForwardKlExact
-                | ObjectiveKind::ForwardKlSamples
-                | ObjectiveKind::ReverseKlExact
-        )
-    }
-}
+/// The starting model, the objective, the update rule, the convergence rule and the
+/// diagnostics: kl-fit's settings, one type each for the library and the files.
+pub use kl_fit::{
+    Diagnostics as DiagnosticsSpec, Init as InitSpec, ObjectiveKind, Optimizer as OptimizerSpec,
+    StepSize as LearningRate, Stopping,
+};
 
 /// The objective and its sample count.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -287,94 +185,6 @@ pub struct ObjectiveSpec {
     /// Draws of q per step (Monte Carlo objectives); draws of p otherwise (the fit's data for
     /// forward-kl-samples, the figures' dots for every objective with a sampleable target).
     pub n_samples: usize,
-}
-
-/// The step size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LearningRate {
-    /// Given by hand.
-    Fixed(f64),
-    /// Chosen before the fit by a short search (Stan ADVI's).
-    Auto,
-}
-
-/// The update rule.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OptimizerSpec {
-    /// SGD with optional momentum.
-    Sgd {
-        /// The step size.
-        learning_rate: LearningRate,
-        /// In [0, 1).
-        momentum: f64,
-    },
-    /// Adam.
-    Adam {
-        /// The step size.
-        learning_rate: LearningRate,
-        /// In [0, 1).
-        beta1: f64,
-        /// In [0, 1).
-        beta2: f64,
-        /// > 0.
-        eps: f64,
-    },
-}
-
-impl OptimizerSpec {
-    /// `"sgd"` or `"adam"`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            OptimizerSpec::Sgd { .. } => "sgd",
-            OptimizerSpec::Adam { .. } => "adam",
-        }
-    }
-
-    /// The learning rate.
-    pub fn learning_rate(&self) -> LearningRate {
-        match *self {
-            OptimizerSpec::Sgd { learning_rate, .. }
-            | OptimizerSpec::Adam { learning_rate, .. } => learning_rate,
-        }
-    }
-
-    /// The same rule with a fixed learning rate.
-    pub fn with_learning_rate(self, rate: f64) -> OptimizerSpec {
-        match self {
-            OptimizerSpec::Sgd { momentum, .. } => OptimizerSpec::Sgd {
-                learning_rate: LearningRate::Fixed(rate),
-                momentum,
-            },
-            OptimizerSpec::Adam {
-                beta1, beta2, eps, ..
-            } => OptimizerSpec::Adam {
-                learning_rate: LearningRate::Fixed(rate),
-                beta1,
-                beta2,
-                eps,
-            },
-        }
-    }
-}
-
-/// Stan ADVI's convergence rule: every `eval_every` iterations, the relative change of the
-/// objective's running mean; the fit stops when the mean or the median of those changes falls
-/// below `tol_rel_obj`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stopping {
-    /// The tolerance (Stan's default 0.01).
-    pub tol_rel_obj: f64,
-    /// The evaluation period (Stan's `eval_elbo`, default 100).
-    pub eval_every: usize,
-}
-
-/// The Pareto-k̂ diagnostics of the fitted q.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DiagnosticsSpec {
-    /// Draws of q for k̂ and the ESS (default 4000).
-    pub n_draws: usize,
-    /// Also every this many iterations (`None`: the final q only).
-    pub every: Option<usize>,
 }
 
 /// How the figures are drawn.

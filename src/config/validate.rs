@@ -64,7 +64,7 @@ pub(super) fn experiment(text: &str, path: &Path, files: &dyn Files) -> Result<E
     let objective = objective(&cx, &raw.objective, &target)?;
     let (optimizer, n_iters, stopping) = optimizer(&cx, &raw.optimizer)?;
     let diagnostics = diagnostics(&cx, raw.diagnostics.as_ref(), target.dim())?;
-    check_work(&cx, &raw, &target, &objective, n_iters)?;
+    check_work(&cx, &raw, &target, &objective, family, &optimizer, n_iters, &diagnostics)?;
     let plot = plot(&cx, raw.plot.as_ref().map(Spanned::get_ref), &name)?;
     Ok(Experiment {
         path: path.to_path_buf(),
@@ -425,20 +425,26 @@ fn target(cx: &Ctx, t: &Spanned<RawTarget>, files: &dyn Files) -> Result<TargetS
                 data: table.data,
             })
         }
-        "banana" => Ok(TargetSpec::Banana {
-            scale: scale_num("target.scale")?.unwrap_or(1.0),
-            curvature: match &t.curvature {
+        "banana" => {
+            let scale = scale_num("target.scale")?.unwrap_or(1.0);
+            let curvature = match &t.curvature {
                 Some(c) => finite(cx, c, "target.curvature")?,
                 None => 1.0,
-            },
-        }),
-        "funnel" => Ok(TargetSpec::Funnel {
-            dim: match &t.dim {
+            };
+            kl_dist::Banana::new(scale, curvature)
+                .map(TargetSpec::Banana)
+                .map_err(|e| cx.at(&t.kind, "target", e.to_string()))
+        }
+        "funnel" => {
+            let d = match &t.dim {
                 Some(d) => dim(cx, d, "target.dim", 2)?,
                 None => 2,
-            },
-            scale: scale_num("target.scale")?.unwrap_or(3.0),
-        }),
+            };
+            let scale = scale_num("target.scale")?.unwrap_or(3.0);
+            kl_dist::Funnel::new(d, scale)
+                .map(TargetSpec::Funnel)
+                .map_err(|e| cx.at(&t.kind, "target", e.to_string()))
+        }
         "student-t" => {
             let df = positive(cx, need(cx, &t.df, &t.kind, "target", "df")?, "target.df")?;
             let mean = finite_vec(
@@ -479,14 +485,16 @@ fn target(cx: &Ctx, t: &Spanned<RawTarget>, files: &dyn Files) -> Result<TargetS
             }
             // The shape matrix must be a valid covariance: the normal's checks say where not.
             Mvn::new(&mean, &scale).map_err(|e| cx.at(s, "target.scale", e.to_string()))?;
-            Ok(TargetSpec::StudentT { df, mean, scale })
+            kl_dist::StudentT::new(df, &mean, &scale)
+                .map(TargetSpec::StudentT)
+                .map_err(|e| cx.at(s, "target.scale", e.to_string()))
         }
-        "ring" => Ok(TargetSpec::Ring {
-            dim: match &t.dim {
+        "ring" => {
+            let d = match &t.dim {
                 Some(d) => dim(cx, d, "target.dim", 1)?,
                 None => 2,
-            },
-            radius: match &t.radius {
+            };
+            let radius = match &t.radius {
                 Some(r) => {
                     let r0 = finite(cx, r, "target.radius")?;
                     if r0 < 0.0 {
@@ -495,12 +503,15 @@ fn target(cx: &Ctx, t: &Spanned<RawTarget>, files: &dyn Files) -> Result<TargetS
                     r0
                 }
                 None => 2.0,
-            },
-            width: match &t.width {
+            };
+            let width = match &t.width {
                 Some(w) => positive(cx, w, "target.width")?,
                 None => 0.3,
-            },
-        }),
+            };
+            kl_dist::Ring::with_dim(d, radius, width)
+                .map(TargetSpec::Ring)
+                .map_err(|e| cx.at(&t.kind, "target", e.to_string()))
+        }
         "logistic-regression" => logistic(cx, t, files).map(TargetSpec::LogisticRegression),
         _ => unreachable!("kinds are matched above"),
     }
@@ -599,6 +610,18 @@ fn logistic(cx: &Ctx, t: &RawTarget, files: &dyn Files) -> Result<LogisticSpec, 
         Some(s) => positive(cx, s, "target.prior_scale")?,
         None => 2.5,
     };
+    let standardize = t.standardize.as_ref().is_none_or(|b| *b.get_ref());
+    let density = kl_dist::LogisticRegression::new(
+        &x,
+        features.len(),
+        &y,
+        kl_dist::LogisticOptions {
+            prior_scale,
+            intercept,
+            standardize,
+        },
+    )
+    .map_err(|e| cx.at(label_key, "target", e.to_string()))?;
     Ok(LogisticSpec {
         path,
         label,
@@ -607,7 +630,8 @@ fn logistic(cx: &Ctx, t: &RawTarget, files: &dyn Files) -> Result<LogisticSpec, 
         y,
         prior_scale,
         intercept,
-        standardize: t.standardize.as_ref().is_none_or(|b| *b.get_ref()),
+        standardize,
+        density,
     })
 }
 
@@ -1002,13 +1026,20 @@ fn diagnostics(
     Ok(DiagnosticsSpec { n_draws, every })
 }
 
-/// The work of one step and of the whole fit, against the limits.
+/// The work of one step and of the whole fit, against the limits: the steps, the `"auto"`
+/// search's adaptation runs, the exact KL at every recorded state (at most
+/// [`kl_fit::record_capacity`] of them: what the fit stores is bounded by
+/// [`kl_fit::MAX_RECORD_VALUES`] whatever `n_iters` is) and the diagnostics.
+#[allow(clippy::too_many_arguments)]
 fn check_work(
     cx: &Ctx,
     raw: &RawExperiment,
     target: &TargetSpec,
     objective: &ObjectiveSpec,
+    family: kl_grad::Family,
+    optimizer: &super::OptimizerSpec,
     n_iters: usize,
+    diagnostics: &DiagnosticsSpec,
 ) -> Result<(), Error> {
     let d = target.dim() as f64;
     let k = match target {
@@ -1034,14 +1065,27 @@ fn check_work(
             ),
         ));
     }
-    let total = step * n_iters as f64;
+    let search = match optimizer.learning_rate() {
+        super::LearningRate::Auto => (kl_fit::AUTO_RATES.len() * kl_fit::ADAPT_ITERS) as f64,
+        super::LearningRate::Fixed(_) => 0.0,
+    };
+    let recorded = kl_fit::record_capacity(family.n_params(target.dim())).min(n_iters + 1);
+    let kl_eval = kl_fit::exact_kl::ZOO_Q_SAMPLES as f64 * k * d * d + d * d * d;
+    let diagnosed = 1 + diagnostics
+        .every
+        .map_or(0, |e| recorded.min(n_iters / e + 1));
+    let diag = diagnosed as f64 * diagnostics.n_draws as f64 * k * d * d;
+    let total =
+        step * (n_iters as f64 + 1.0 + search) + recorded as f64 * kl_eval + diag;
     if total > MAX_TOTAL_WORK {
         return Err(cx.at(
             &raw.optimizer.get_ref().n_iters,
             "optimizer.n_iters",
             format!(
                 "the fit would take about {total:.1e} floating-point operations ({n_iters} \
-                 iterations × {step:.1e}): more than the limit of {MAX_TOTAL_WORK:.0e}"
+                 iterations × {step:.1e}, the step-size search, the exact KL at {recorded} \
+                 recorded states and {diagnosed} diagnoses): more than the limit of \
+                 {MAX_TOTAL_WORK:.0e}"
             ),
         ));
     }

@@ -1,11 +1,34 @@
-//! What a fit records: [`Trace`], serialized as `trace.json`.
+//! What a fit records: [`Trace`], serialized as `trace.json`. Built from the library's
+//! [`FitResult`]; the family, objective and optimizer are the library's types, named by serde.
 
 use kl_dist::Mvn;
-use serde::Serialize;
+use kl_fit::{
+    Average, ConvergenceRule, Diagnosis, Family, FitResult, ObjectiveKind, RateSearch, Termination,
+};
+use serde::{Serialize, Serializer};
 
-use crate::config::Family;
+use crate::config::{Experiment, OptimizerSpec};
 
-/// One state of the fit.
+fn family_name<S: Serializer>(f: &Family, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(f.name())
+}
+fn objective_name<S: Serializer>(o: &ObjectiveKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(o.name())
+}
+fn optimizer_name<S: Serializer>(o: &OptimizerSpec, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(o.name())
+}
+/// JSON has no infinities: a non-finite value is written as the string `"inf"`, `"-inf"` or
+/// `"nan"`, never as a bare `null` (which means "not computed").
+fn float_or_text<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.is_finite() => s.serialize_f64(*x),
+        Some(x) => s.serialize_str(&x.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// One recorded state of the fit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Iteration {
     /// Number of updates made so far.
@@ -22,6 +45,10 @@ pub struct Iteration {
     pub loss: f64,
     /// ‖∇θ‖ there.
     pub grad_norm: f64,
+    /// Gradient evaluations of the target so far (the step-size search included).
+    pub n_grad_evals: u64,
+    /// Log-density-only evaluations of the target so far.
+    pub n_density_evals: u64,
     /// The effective sample size 1/Σ w̄ᵢ² of the objective's importance weights at this step
     /// (forward-kl-is, renyi); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,31 +59,12 @@ pub struct Iteration {
     /// D(q ‖ p) at this state; `null` where it is not computable. Clamped like `kl_forward`.
     pub kl_reverse: Option<f64>,
     /// The Rényi divergence D_α(q ‖ p) of a `renyi` fit in closed form, for a Gaussian target
-    /// (`+inf`/`-inf` serialize as `null`: D_α is infinite where α Σq⁻¹ + (1 − α) Σp⁻¹ is not
-    /// positive definite).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// (`"inf"` where α Σq⁻¹ + (1 − α) Σp⁻¹ is not positive definite).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "float_or_text"
+    )]
     pub renyi: Option<f64>,
-}
-
-/// One candidate of the `learning_rate = "auto"` search.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RateCandidate {
-    /// The step size tried.
-    pub learning_rate: f64,
-    /// The objective after the adaptation run (mean over its last iterations), `null` when the
-    /// candidate diverged.
-    pub score: Option<f64>,
-}
-
-/// How the step size was chosen, when it was.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RateSearch {
-    /// Iterations of each adaptation run.
-    pub adapt_iters: usize,
-    /// The candidates, in the order tried.
-    pub candidates: Vec<RateCandidate>,
-    /// The step size chosen.
-    pub chosen: f64,
 }
 
 /// Where and why the fit stopped early.
@@ -68,23 +76,24 @@ pub struct Convergence {
     pub eval_every: usize,
     /// The iteration where the rule fired, `null` when it never did (the fit ran `n_iters`).
     pub converged_at: Option<usize>,
-    /// `"mean"` or `"median"` of the relative changes, when it fired.
-    pub rule: Option<String>,
+    /// Which statistic of the relative changes fired, when it did.
+    pub rule: Option<ConvergenceRule>,
 }
 
-/// The importance-sampling diagnostics of one q.
+/// The answer of a Monte Carlo fit: the average of the iterates over the final window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Diagnostic {
-    /// The iteration of q.
-    pub iteration: usize,
-    /// Pareto k̂ of the log weights log p̃ − log q of `n_draws` draws of q.
-    pub k_hat: f64,
-    /// The effective sample size of those weights, (Σw)² / Σw².
-    pub ess: f64,
-    /// The importance-weighted ELBO, log (1/S) Σ p̃/q (a lower bound on log Z).
-    pub iw_elbo: f64,
-    /// In words: "good" (k̂ < 0.5), "usable" (0.5–0.7), "unreliable" (> 0.7).
-    pub verdict: String,
+pub struct Answer {
+    /// μ of the averaged q.
+    pub mean: Vec<f64>,
+    /// Σ of the averaged q, as rows.
+    pub covariance: Vec<Vec<f64>>,
+    /// D(p ‖ q) of the averaged q, where it is computable.
+    pub kl_forward: Option<f64>,
+    /// D(q ‖ p) of the averaged q, where it is computable.
+    pub kl_reverse: Option<f64>,
+    /// The window and the Monte Carlo standard errors.
+    #[serde(flatten)]
+    pub average: Average,
 }
 
 /// What `trace.json` holds.
@@ -97,9 +106,11 @@ pub struct Trace {
     /// The target's kind.
     pub target: String,
     /// `"full-rank"` or `"mean-field"`.
-    pub family: String,
-    /// The objective's name.
-    pub objective: String,
+    #[serde(serialize_with = "family_name")]
+    pub family: Family,
+    /// The objective.
+    #[serde(serialize_with = "objective_name")]
+    pub objective: ObjectiveKind,
     /// The reverse-KL gradient estimator, when there is a choice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimator: Option<String>,
@@ -107,7 +118,8 @@ pub struct Trace {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
     /// `"sgd"` or `"adam"`.
-    pub optimizer: String,
+    #[serde(serialize_with = "optimizer_name")]
+    pub optimizer: OptimizerSpec,
     /// The step size used (chosen, for `"auto"`).
     pub learning_rate: f64,
     /// The `"auto"` search, when there was one.
@@ -118,58 +130,155 @@ pub struct Trace {
     /// The convergence rule, when one is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub convergence: Option<Convergence>,
+    /// Why the fit stopped.
+    pub termination: Termination,
     /// The seed.
     pub seed: u64,
+    /// Gradient evaluations of the target in all (search and diagnostics included).
+    pub n_grad_evals: u64,
+    /// Log-density-only evaluations in all.
+    pub n_density_evals: u64,
     /// How `kl_forward` and `kl_reverse` were computed (`null` when they are not).
     pub kl_method: Option<String>,
+    /// The averaged answer of a Monte Carlo fit (absent for deterministic objectives, whose
+    /// answer is the last state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Answer>,
     /// Draws of q per diagnostic.
     pub diagnostic_draws: usize,
-    /// k̂ and ESS of the final q (and every `diagnostics.every` iterations), for targets with a
-    /// density.
-    pub diagnostics: Vec<Diagnostic>,
-    /// θₖ and what was measured there, k = 0, 1, ….
+    /// k̂ and ESS of the answer (and of every `diagnostics.every`-th recorded state first), for
+    /// targets with a density.
+    pub diagnostics: Vec<Diagnosis>,
+    /// The recorded states (every one up to [`kl_fit::record_capacity`], evenly thinned
+    /// beyond), the last included.
     pub iterations: Vec<Iteration>,
 }
 
+fn rows(v: &[f64], d: usize) -> Vec<Vec<f64>> {
+    v.chunks(d.max(1)).map(<[f64]>::to_vec).collect()
+}
+
 impl Trace {
-    /// The family of the trace's model.
-    pub fn family(&self) -> Family {
-        if self.family == Family::MeanField.name() {
-            Family::MeanField
-        } else {
-            Family::FullRank
+    /// The trace of a fit of `exp`.
+    pub fn new(exp: &Experiment, fit: &FitResult) -> Trace {
+        let d = exp.target.dim();
+        let iterations = fit
+            .records()
+            .iter()
+            .map(|r| Iteration {
+                iteration: r.iteration,
+                mean: r.mean().to_vec(),
+                raw: match r.family() {
+                    Family::FullRank => rows(r.raw(), d),
+                    Family::MeanField => vec![r.raw().to_vec()],
+                },
+                covariance: rows(&r.covariance(), d),
+                loss: r.loss,
+                grad_norm: r.grad_norm,
+                n_grad_evals: r.n_grad_evals,
+                n_density_evals: r.n_density_evals,
+                ess: r.ess,
+                kl_forward: r.kl_forward,
+                kl_reverse: r.kl_reverse,
+                renyi: r.renyi,
+            })
+            .collect();
+        let (estimator, alpha) = match exp.objective.kind {
+            ObjectiveKind::ReverseKl(kl_fit::Estimator::Total) => (Some("total".into()), None),
+            ObjectiveKind::ReverseKl(kl_fit::Estimator::Stl) => (Some("stl".into()), None),
+            ObjectiveKind::Renyi { alpha } => (None, Some(alpha)),
+            _ => (None, None),
+        };
+        let convergence = exp.stopping.map(|s| {
+            let (at, rule) = match fit.termination() {
+                Termination::Converged { at, rule } => (Some(at), Some(rule)),
+                _ => (None, None),
+            };
+            Convergence {
+                tol_rel_obj: s.tol_rel_obj,
+                eval_every: s.eval_every,
+                converged_at: at,
+                rule,
+            }
+        });
+        Trace {
+            name: exp.name.clone(),
+            dim: d,
+            target: exp.target.kind().to_string(),
+            family: exp.family,
+            objective: exp.objective.kind,
+            estimator,
+            alpha,
+            optimizer: exp.optimizer,
+            learning_rate: fit.learning_rate(),
+            learning_rate_search: fit.rate_search().cloned(),
+            n_iters: exp.n_iters,
+            convergence,
+            termination: fit.termination(),
+            seed: exp.seed,
+            n_grad_evals: fit.n_grad_evals(),
+            n_density_evals: fit.n_density_evals(),
+            kl_method: fit.kl_method().map(str::to_string),
+            answer: fit.average().map(|a| Answer {
+                mean: fit.q().mean().to_vec(),
+                covariance: rows(fit.q().covariance(), d),
+                kl_forward: fit.exact_kl().and_then(|k| k.0),
+                kl_reverse: fit.exact_kl().map(|k| k.1),
+                average: a.clone(),
+            }),
+            diagnostic_draws: exp.diagnostics.n_draws,
+            diagnostics: fit.diagnostics().to_vec(),
+            iterations,
         }
     }
 
-    /// The model at iteration `k` as a normal.
+    /// The family of the trace's model.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The model at recorded state `k` as a normal.
     ///
     /// # Errors
     /// If its covariance is not positive definite (a valid trace never has that).
     pub fn model(&self, k: usize) -> Result<Mvn, kl_dist::Error> {
         let it = &self.iterations[k];
         let raw: Vec<f64> = it.raw.iter().flatten().copied().collect();
-        match self.family() {
-            Family::FullRank => Mvn::from_factor(&it.mean, &raw),
-            Family::MeanField => {
-                let d = it.mean.len();
-                let mut l = vec![0.0; d * d];
-                for (i, w) in raw.iter().enumerate().take(d) {
-                    l[i * d + i] = w.exp();
-                }
-                Mvn::from_factor(&it.mean, &l)
-            }
+        kl_fit::model(self.family, &it.mean, &raw)
+    }
+
+    /// The answer: the averaged q of a Monte Carlo fit, else the last state.
+    ///
+    /// # Errors
+    /// As [`Trace::model`].
+    pub fn answer(&self) -> Result<Mvn, kl_dist::Error> {
+        match &self.answer {
+            Some(a) => Mvn::new(
+                &a.mean,
+                &a.covariance.iter().flatten().copied().collect::<Vec<_>>(),
+            ),
+            None => self.model(self.iterations.len() - 1),
+        }
+    }
+
+    /// The exact (D(p‖q), D(q‖p)) of the answer, where computable.
+    pub fn answer_kl(&self) -> (Option<f64>, Option<f64>) {
+        match (&self.answer, self.iterations.last()) {
+            (Some(a), _) => (a.kl_forward, a.kl_reverse),
+            (None, Some(last)) => (last.kl_forward, last.kl_reverse),
+            (None, None) => (None, None),
         }
     }
 
     /// The final diagnostic, when there is one.
-    pub fn final_diagnostic(&self) -> Option<&Diagnostic> {
+    pub fn final_diagnostic(&self) -> Option<&Diagnosis> {
         self.diagnostics.last()
     }
 }
 
 /// The trace as pretty JSON (deterministic: shortest round-trip floats, fixed key order).
 pub fn trace_json(trace: &Trace) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(trace).expect("a trace of finite numbers serializes");
+    let mut out = serde_json::to_vec_pretty(trace).expect("a trace serializes");
     out.push(b'\n');
     out
 }

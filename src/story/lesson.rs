@@ -23,6 +23,8 @@ use kl_render::{
     VAlign,
 };
 
+use rayon::prelude::*;
+
 use super::{ellipse, final_model, k_hat_note, run_text};
 use crate::engine::Run;
 use crate::error::{Error, FitError};
@@ -111,18 +113,13 @@ struct Runs(Vec<Run>);
 
 impl Runs {
     fn all() -> Result<Runs, Error> {
-        // Two threads: the jobs are deterministic each, so the bytes do not depend on the split.
-        let names = lesson_names();
-        let (a, b) = names.split_at(names.len() / 2);
-        let (ra, rb) = std::thread::scope(|s| {
-            let h = s.spawn(|| b.iter().map(|n| lesson_run(n)).collect::<Vec<_>>());
-            let ra: Vec<_> = a.iter().map(|n| lesson_run(n)).collect();
-            let rb = h
-                .join()
-                .unwrap_or_else(|_| vec![Err(super::panicked("a lesson run"))]);
-            (ra, rb)
-        });
-        Ok(Runs(ra.into_iter().chain(rb).collect::<Result<_, _>>()?))
+        // On rayon's pool: the jobs are deterministic each and `collect` keeps their order, so
+        // the bytes do not depend on the schedule.
+        let runs: Result<Vec<Run>, Error> = lesson_names()
+            .into_par_iter()
+            .map(lesson_run)
+            .collect();
+        Ok(Runs(runs?))
     }
 
     fn get(&self, name: &str) -> &Run {
@@ -300,7 +297,7 @@ fn bishop_10_2(runs: &Runs, style: Style) -> Result<Output, Error> {
                     fmt_list(&variances(&q)),
                     fmt_list(var)
                 ),
-                k_hat_note(run),
+                k_hat_note(&run.fit),
             ],
         );
     }
@@ -353,17 +350,17 @@ fn fit_panel(
     );
     ellipses(panel, &q, LineStyle::solid(Q_COLOR, 2.0));
     panel.title(title);
-    let last = run.trace.iterations.last();
+    let (kl_forward, kl_reverse) = run.trace.answer_kl();
     notes(
         panel,
         lim,
         &[
             format!(
                 "D(p‖q) = {:.3}    D(q‖p) = {:.3}",
-                last.and_then(|i| i.kl_forward).unwrap_or(f64::NAN),
-                last.and_then(|i| i.kl_reverse).unwrap_or(f64::NAN),
+                kl_forward.unwrap_or(f64::NAN),
+                kl_reverse.unwrap_or(f64::NAN),
             ),
-            k_hat_note(run),
+            k_hat_note(&run.fit),
         ],
     );
     Ok(())

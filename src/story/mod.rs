@@ -19,7 +19,9 @@ pub mod lesson;
 use std::path::Path;
 
 use kl_dist::{AnyDensity, Mixture, Mvn};
+use kl_fit::{Fit, FitResult, Init, Optimizer, StepSize};
 use kl_grad::{Estimator, Objective, ReverseKl};
+use rayon::prelude::*;
 use kl_render::{
     Axes, Colormap, ContourStyle, FigureSpec, HAlign, LineStyle, MarkerStyle, Rgba, VAlign,
 };
@@ -28,9 +30,9 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
 
 use crate::config::{self, Experiment, Files};
-use crate::engine::exact_kl::ExactKl;
+use kl_fit::ExactKl;
 use crate::engine::{self, Run};
-use crate::error::{Error, FitError};
+use crate::error::Error;
 use crate::figures::{
     Output, Style, contour_layer, grid_values, line_plot_spec, new_figure, png, tab10,
 };
@@ -50,18 +52,17 @@ pub fn notebook_mixture() -> Mixture {
     .expect("the notebook's mixture is valid")
 }
 
-/// [`notebook_mixture`] as an experiment's `[target]` table.
-const NOTEBOOK_MIXTURE: &str = r#"
-[target]
-kind = "mixture"
-weights = [0.8, 0.2]
-components = [
-  { mean = [0.5, -0.7], cov = [[1.0, 1.0], [1.0, 2.0]] },
-  { mean = [-2.5, 2.5], cov = [[0.5, 0.1], [0.1, 0.5]] },
-]
-"#;
+/// Validates an experiment given as TOML text (`path` names it in errors; it may name no file)
+/// and runs it through the engine (the lesson's committed files, compiled in).
+///
+/// # Errors
+/// The validation's [`Error::Config`] or the engine's [`Error::Fit`].
+pub fn run_text(text: &str, path: &str) -> Result<Run, Error> {
+    let exp: Experiment = config::parse(text, Path::new(path), &NoFiles)?;
+    engine::run(&exp)
+}
 
-/// The [`Files`] of experiments written in code: they name no file, and any read is refused.
+/// The [`Files`] of experiments compiled in: they name no file, and any read is refused.
 struct NoFiles;
 
 impl Files for NoFiles {
@@ -73,43 +74,51 @@ impl Files for NoFiles {
     }
 }
 
-/// Validates an experiment given as TOML text (`path` names it in errors; it may name no file)
-/// and runs it through the engine.
-///
-/// # Errors
-/// The validation's [`Error::Config`] or the engine's [`Error::Fit`].
-pub fn run_text(text: &str, path: &str) -> Result<Run, Error> {
-    let exp: Experiment = config::parse(text, Path::new(path), &NoFiles)?;
-    engine::run(&exp)
-}
-
-/// The final q of a run.
-///
-/// # Errors
-/// [`Error::Fit`] if its covariance is not positive definite (a valid trace never has that).
-pub fn final_model(run: &Run) -> Result<Mvn, Error> {
-    let last = run.trace.iterations.len().saturating_sub(1);
-    run.trace.model(last).map_err(|source| Error::Fit {
-        experiment: run.experiment.name.clone(),
-        source: FitError::Model {
-            iteration: last,
-            source,
-        },
+/// Runs one of the story's own fits, naming it in errors.
+fn run_fit(name: &str, fit: Fit<'_>) -> Result<FitResult, Error> {
+    fit.run().map_err(|source| Error::Fit {
+        experiment: format!("{name} (story)"),
+        source,
     })
 }
 
-/// "k_hat = 0.83 (unreliable)": Pareto k̂ of the run's final q and its verdict (kl-render cannot
+/// The story's fits to the notebook's mixture: from (μ₀, L₀), Adam with a fixed step, the
+/// draws of p for the dots, diagnostics from 4000 draws.
+fn mixture_fit<'a>(
+    fit: Fit<'a>,
+    n_samples: usize,
+    start: ([f64; 2], [f64; 4]),
+    learning_rate: f64,
+    n_iters: usize,
+    seed: u64,
+) -> Fit<'a> {
+    fit.n_samples(n_samples)
+        .p_samples(n_samples)
+        .init(Init::Explicit {
+            mean: start.0.to_vec(),
+            raw: start.1.to_vec(),
+        })
+        .optimizer(Optimizer::adam())
+        .step_size(StepSize::Fixed(learning_rate))
+        .max_iters(n_iters)
+        .seed(seed)
+}
+
+/// The answer of a run: the averaged q of a Monte Carlo fit, the last state otherwise.
+///
+/// # Errors
+/// Never for a run the engine returned (kept fallible for the callers' `?`).
+pub fn final_model(run: &Run) -> Result<Mvn, Error> {
+    Ok(run.fit.q().clone())
+}
+
+/// "k_hat = 0.83 (unreliable)": Pareto k̂ of the fit's answer and its verdict (kl-render cannot
 /// place the combining hat, so it is spelled out).
-pub fn k_hat_note(run: &Run) -> String {
-    match run.trace.final_diagnostic() {
+pub fn k_hat_note(fit: &FitResult) -> String {
+    match fit.diagnosis() {
         Some(d) => format!("k_hat = {:.2} ({})", d.k_hat, d.verdict),
         None => "k_hat: no diagnostic".to_string(),
     }
-}
-
-/// A float as TOML (shortest round-trip form, always with a decimal point or exponent).
-fn toml_f64(x: f64) -> String {
-    format!("{x:?}")
 }
 
 /// The ellipse {μ + r C u : ‖u‖ = 1} of a 2-D normal.
@@ -124,35 +133,22 @@ pub(crate) fn ellipse(q: &Mvn, r: f64) -> Vec<[f64; 2]> {
         .collect()
 }
 
-/// All the story's figures, the lesson's included. The lesson's runs go on a second thread;
-/// every job is deterministic on its own, so the bytes do not depend on the split.
+/// All the story's figures, the lesson's included, the two halves joined on rayon's pool; every
+/// job is deterministic on its own, so the bytes do not depend on the schedule.
 pub fn story_figures(style: Style) -> Result<Vec<Output>, Error> {
-    let (story, lesson) = std::thread::scope(|s| {
-        let lesson = s.spawn(move || lesson::lesson_figures(style));
-        let story = (|| -> Result<Vec<Output>, Error> {
+    let (story, lesson) = rayon::join(
+        || -> Result<Vec<Output>, Error> {
             Ok(vec![
                 converged(style)?,
                 reverse_optima(style)?,
                 estimator_variance(style)?,
             ])
-        })();
-        (
-            story,
-            lesson
-                .join()
-                .unwrap_or_else(|_| Err(panicked("the lesson figures"))),
-        )
-    });
+        },
+        || lesson::lesson_figures(style),
+    );
     let mut out = story?;
     out.extend(lesson?);
     Ok(out)
-}
-
-/// The error of a job that panicked (a bug: jobs return their errors).
-pub(crate) fn panicked(what: &str) -> Error {
-    Error::Usage {
-        message: format!("internal error: {what} panicked"),
-    }
 }
 
 fn faint_p(panel: &mut kl_render::Panel, p_grid: &[f64]) {
@@ -169,8 +165,8 @@ fn faint_p(panel: &mut kl_render::Panel, p_grid: &[f64]) {
     )
 }
 
-/// The exact KL both ways of the run's final q, and its k̂, under the panel.
-fn kl_text(panel: &mut kl_render::Panel, kl: &ExactKl, q: &Mvn, run: &Run) {
+/// The exact KL both ways of the fit's answer q, and its k̂, under the panel.
+fn kl_text(panel: &mut kl_render::Panel, kl: &ExactKl, q: &Mvn, fit: &FitResult) {
     let (f, r) = kl.eval(q);
     panel.text_aligned(
         [0.0, -4.25],
@@ -182,7 +178,7 @@ fn kl_text(panel: &mut kl_render::Panel, kl: &ExactKl, q: &Mvn, run: &Run) {
     );
     panel.text_aligned(
         [0.0, -4.75],
-        &k_hat_note(run),
+        &k_hat_note(fit),
         11.0,
         Rgba::BLACK,
         HAlign::Center,
@@ -190,59 +186,35 @@ fn kl_text(panel: &mut kl_render::Panel, kl: &ExactKl, q: &Mvn, run: &Run) {
     );
 }
 
-/// The forward fit of `converged.png`: maximum likelihood on 2·10⁴ samples of p (its optimum is
-/// their mean and covariance), Adam from the standard normal.
-const CONVERGED_FORWARD: &str = r#"
-name = "converged-forward"
-seed = 2017
-
-[init]
-mean = [0.0, 0.0]
-raw = [[1.0, 0.0], [0.0, 1.0]]
-
-[objective]
-kind = "forward-kl-samples"
-n_samples = 20000
-
-[optimizer]
-kind = "adam"
-learning_rate = 0.1
-n_iters = 300
-"#;
-
-/// The reverse fit of `converged.png`: from the notebook's starting point, STL gradients (low
-/// variance near the optimum).
-const CONVERGED_REVERSE: &str = r#"
-name = "converged-reverse"
-seed = 2017
-
-[init]
-mean = [1.7278, 2.2046]
-raw = [[0.7948, 0.9764], [-1.1834, 1.9164]]
-
-[objective]
-kind = "reverse-kl"
-n_samples = 500
-estimator = "stl"
-
-[optimizer]
-kind = "adam"
-learning_rate = 0.05
-n_iters = 400
-"#;
-
 fn converged(style: Style) -> Result<Output, Error> {
     let name = "converged.png";
     let p = notebook_mixture();
-    let forward = run_text(
-        &format!("{CONVERGED_FORWARD}{NOTEBOOK_MIXTURE}"),
-        "story/converged-forward.toml",
+    // Forward: maximum likelihood on 2·10⁴ samples of p (its optimum is their mean and
+    // covariance), Adam from the standard normal.
+    let forward = run_fit(
+        "converged-forward",
+        mixture_fit(
+            Fit::forward_kl_samples_of(p.clone()),
+            20_000,
+            ([0.0, 0.0], [1.0, 0.0, 0.0, 1.0]),
+            0.1,
+            300,
+            2017,
+        ),
     )?;
-    let reverse = run_text(
-        &format!("{CONVERGED_REVERSE}{NOTEBOOK_MIXTURE}"),
-        "story/converged-reverse.toml",
+    // Reverse: from the notebook's starting point, STL gradients (low variance near the optimum).
+    let reverse = run_fit(
+        "converged-reverse",
+        mixture_fit(
+            Fit::reverse_kl(p.clone()).estimator(Estimator::Stl),
+            500,
+            NOTEBOOK_START,
+            0.05,
+            400,
+            2017,
+        ),
     )?;
-    let (q_fwd, q_rev) = (final_model(&forward)?, final_model(&reverse)?);
+    let (q_fwd, q_rev) = (forward.q().clone(), reverse.q().clone());
     let matched = p.moment_matched();
     let kl = ExactKl::new(AnyDensity::Mixture(p.clone()), 0);
 
@@ -265,7 +237,7 @@ fn converged(style: Style) -> Result<Output, Error> {
         Colormap::Viridis,
         ContourStyle::plain(),
     );
-    let dots = forward.samples.as_chunks::<2>().0;
+    let dots = forward.p_samples().as_chunks::<2>().0;
     panel.scatter(&dots[..dots.len().min(200)], MarkerStyle::notebook());
     panel.title("target p: a two-component mixture");
 
@@ -303,38 +275,30 @@ fn converged(style: Style) -> Result<Output, Error> {
     png(name, &fig)
 }
 
+/// The notebook's starting point (μ₀, L₀).
+const NOTEBOOK_START: ([f64; 2], [f64; 4]) =
+    ([1.7278, 2.2046], [0.7948, 0.9764, -1.1834, 1.9164]);
+
 /// The reverse fit of `reverse_kl_optima.png` from start `k`: seed 100 + k; mean ~ N(0, 2² I)
 /// drawn from that seed, L = 0.6 I (a small q anywhere in the view); STL, Adam.
-fn optimum_experiment(k: u64) -> (String, [f64; 2]) {
+fn optimum_fit(k: u64) -> Result<([f64; 2], Mvn), Error> {
     let mut rng = Pcg64::seed_from_u64(100 + k);
     let mut mean = [0.0; 2];
     for m in &mut mean {
         *m = 2.0 * Distribution::<f64>::sample(&StandardNormal, &mut rng);
     }
-    let text = format!(
-        r#"
-name = "reverse-optimum-{k}"
-seed = {seed}
-
-[init]
-mean = [{m0}, {m1}]
-raw = [[0.6, 0.0], [0.0, 0.6]]
-
-[objective]
-kind = "reverse-kl"
-n_samples = 256
-estimator = "stl"
-
-[optimizer]
-kind = "adam"
-learning_rate = 0.08
-n_iters = 250
-{NOTEBOOK_MIXTURE}"#,
-        seed = 100 + k,
-        m0 = toml_f64(mean[0]),
-        m1 = toml_f64(mean[1]),
-    );
-    (text, mean)
+    let fit = run_fit(
+        &format!("reverse-optimum-{k}"),
+        mixture_fit(
+            Fit::reverse_kl(notebook_mixture()).estimator(Estimator::Stl),
+            256,
+            (mean, [0.6, 0.0, 0.0, 0.6]),
+            0.08,
+            250,
+            100 + k,
+        ),
+    )?;
+    Ok((mean, fit.q().clone()))
 }
 
 fn reverse_optima(style: Style) -> Result<Output, Error> {
@@ -352,27 +316,9 @@ fn reverse_optima(style: Style) -> Result<Output, Error> {
             scale: style.scale,
         },
     )?;
-    // The eight fits, on two threads (each deterministic on its own).
-    let fit = |k: u64| -> Result<([f64; 2], Mvn), Error> {
-        let (text, start) = optimum_experiment(k);
-        let run = run_text(&text, &format!("story/reverse-optimum-{k}.toml"))?;
-        Ok((start, final_model(&run)?))
-    };
-    let fits: Vec<Result<([f64; 2], Mvn), Error>> = std::thread::scope(|s| {
-        let odd = s.spawn(|| (1..8u64).step_by(2).map(fit).collect::<Vec<_>>());
-        let even: Vec<_> = (0..8u64).step_by(2).map(fit).collect();
-        let odd = odd
-            .join()
-            .unwrap_or_else(|_| vec![Err(panicked("a reverse-KL fit"))]);
-        let mut all = Vec::new();
-        let mut o = odd.into_iter();
-        for x in even {
-            all.push(x);
-            all.extend(o.next());
-        }
-        all.extend(o);
-        all
-    });
+    // The eight fits, on rayon's pool (each deterministic on its own; the order is kept).
+    let fits: Vec<Result<([f64; 2], Mvn), Error>> =
+        (0..8u64).into_par_iter().map(optimum_fit).collect();
     let panel = fig.panel_mut(0, 0);
     faint_p(panel, &grid_values(&p, LIM, GRID));
     for (k, fitted) in fits.into_iter().enumerate() {

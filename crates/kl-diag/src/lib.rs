@@ -61,6 +61,8 @@
 //! - **Failed fit**: when the exponentiated tail values are indistinguishable from the cutoff,
 //!   ArviZ returns the prior mean `5 / (n + 10)` as a (good-looking) k̂ with NaN log weights;
 //!   here k̂ = `+inf`, the weights are only normalized ([`TailFit::FitFailed`]).
+//! - Identical log weights (q = p up to the constant, spread ≤ [`FLAT_TOLERANCE`]): importance
+//!   sampling is exact, k̂ = [`FLAT_PARETO_K`] = 0, "good" ([`TailFit::Flat`]).
 //! - **Ties inside the tail**: equal raw log weights get the quantiles in index order (ArviZ's
 //!   order among ties is numpy's unstable argsort's); the multiset of smoothed weights is the
 //!   same.
@@ -134,7 +136,9 @@ mod psis;
 mod summary;
 
 pub use error::Error;
-pub use psis::{MIN_TAIL_DRAWS, ParetoFit, Psis, TailFit, psis, psis_into, tail_len};
+pub use psis::{
+    FLAT_PARETO_K, FLAT_TOLERANCE, MIN_TAIL_DRAWS, ParetoFit, Psis, TailFit, psis, psis_into, tail_len,
+};
 pub use summary::{
     Diagnosis, K_GOOD, K_UNRELIABLE, Reliability, diagnose, ess, iw_elbo, khat_threshold,
     min_sample_size,

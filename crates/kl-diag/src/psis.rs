@@ -53,7 +53,18 @@ pub enum TailFit {
     /// and the weights are only normalized. ArviZ 0.23 returns the prior mean `5 / (n + 10)` as
     /// k̂ and NaN log weights here; this crate reports a failed fit instead.
     FitFailed,
+    /// Every log weight is the same to rounding ([`FLAT_TOLERANCE`]): q is p up to its
+    /// normalizing constant and importance sampling is exact. The weights have no tail at all,
+    /// so k̂ is reported as [`FLAT_PARETO_K`] (0: "good"); nothing is smoothed.
+    Flat,
 }
+
+/// Log weights whose spread (max − min) is at most this times max(1, |max|) count as identical
+/// ([`TailFit::Flat`]): about 2⁹ ulps, the rounding of log p − log q at q = p.
+pub const FLAT_TOLERANCE: f64 = 1e-13;
+
+/// The k̂ reported for identical weights ([`TailFit::Flat`]).
+pub const FLAT_PARETO_K: f64 = 0.0;
 
 /// The Pareto fit of one PSIS run: k̂, the tail size and what was done to the tail.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -182,7 +193,15 @@ pub fn psis_into(log_weights: &[f64], out: &mut [f64]) -> Result<ParetoFit, Erro
     };
 
     let m = tail_len(n_samples);
-    let fit = if m + 1 > n_samples {
+    let min = log_weights.iter().copied().fold(f64::INFINITY, f64::min);
+    let fit = if n_samples > 1 && max - min <= FLAT_TOLERANCE * max.abs().max(1.0) {
+        shift(out);
+        ParetoFit {
+            pareto_k: FLAT_PARETO_K,
+            n_tail: 0,
+            tail: TailFit::Flat,
+        }
+    } else if m + 1 > n_samples {
         // S = 1: ArviZ indexes out of bounds (IndexError); there is no tail to fit.
         shift(out);
         ParetoFit {

@@ -255,6 +255,12 @@ impl fmt::Display for Diagnosis {
                  importance weights as untrustworthy",
                 self.fit.n_tail
             )?,
+            TailFit::Flat => write!(
+                f,
+                "Pareto k̂ = {}: every importance weight is the same (S = {s}), q equals p up to \
+                 its normalizing constant and importance sampling is exact: good",
+                crate::psis::FLAT_PARETO_K
+            )?,
             TailFit::Smoothed { .. } => {
                 let k = self.pareto_k;
                 write!(

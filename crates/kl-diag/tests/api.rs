@@ -219,3 +219,25 @@ fn display_reads_as_a_sentence() {
         diagnose(&pareto_log_weights(0.6, 100)).expect("valid")
     );
 }
+
+/// At q = p every log weight is log Z: importance sampling is exact. PSIS cannot fit a tail to
+/// a constant (the old answer was k̂ = +inf, "unreliable" for a perfect fit); the flat case is
+/// reported as such, k̂ = 0, good, ESS = S.
+#[test]
+fn identical_weights_are_exact_importance_sampling_not_unreliable() {
+    for lw in [vec![-1.25; 4000], vec![0.0; 100], vec![1e6; 50]] {
+        let d = kl_diag::diagnose(&lw).expect("valid weights");
+        assert_eq!(d.fit.tail, kl_diag::TailFit::Flat);
+        assert_eq!(d.pareto_k, kl_diag::FLAT_PARETO_K);
+        assert!(d.pareto_k.is_finite());
+        assert_eq!(d.reliability, kl_diag::Reliability::Good);
+        assert!((d.ess - lw.len() as f64).abs() < 1e-9 * lw.len() as f64);
+        assert!(d.to_string().contains("exact"), "{d}");
+    }
+    // Rounding-level noise (a few ulps) is still flat; a real spread is not.
+    let mut lw = vec![-3.0; 1000];
+    lw[7] = -3.0 + 4.0 * f64::EPSILON;
+    assert_eq!(kl_diag::diagnose(&lw).expect("valid").fit.tail, kl_diag::TailFit::Flat);
+    lw[7] = -3.0 + 1e-6;
+    assert_ne!(kl_diag::diagnose(&lw).expect("valid").fit.tail, kl_diag::TailFit::Flat);
+}

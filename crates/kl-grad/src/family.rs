@@ -32,15 +32,24 @@ use crate::{Error, Objective};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Family {
     /// q = N(μ, L Lᵀ) with a full square factor L.
+    #[default]
     FullRank,
     /// q = N(μ, diag σ²), σᵢ = exp(ωᵢ).
     MeanField,
 }
 
 impl Family {
+    /// The name used in experiment files and traces: `"full-rank"` or `"mean-field"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::FullRank => "full-rank",
+            Family::MeanField => "mean-field",
+        }
+    }
+
     /// Number of parameters in dimension d: `d + d²` (full rank) or `2d` (mean field).
     pub fn n_params(self, d: usize) -> usize {
         match self {

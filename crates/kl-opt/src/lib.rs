@@ -72,9 +72,13 @@
 #![warn(clippy::missing_errors_doc)]
 
 mod error;
+mod lbfgs;
 mod minimize;
 mod optimizer;
 
 pub use error::Error;
-pub use minimize::{Record, minimize, minimize_until, minimize_with};
+pub use lbfgs::{
+    InverseHessian, LbfgsError, LbfgsHistory, LbfgsOutcome, LbfgsSettings, LbfgsStop, lbfgs,
+};
+pub use minimize::{Record, Step, iterate, minimize, minimize_until, minimize_with};
 pub use optimizer::{Adam, Optimizer, Sgd};

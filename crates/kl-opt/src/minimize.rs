@@ -105,13 +105,67 @@ pub fn minimize_until<E, O, F, C>(
     theta0: &[f64],
     optimizer: &mut O,
     n_iters: usize,
-    mut objective: F,
+    objective: F,
     mut observer: C,
 ) -> Result<Vec<Record>, Error<E>>
 where
     O: Optimizer + ?Sized,
     F: FnMut(usize, &[f64], &mut [f64]) -> Result<f64, E>,
     C: FnMut(&Record, &[f64]) -> ControlFlow<()>,
+{
+    let mut records = Vec::with_capacity(n_iters.saturating_add(1).min(MAX_RESERVE));
+    iterate(theta0, optimizer, n_iters, objective, |step| {
+        let record = Record {
+            iteration: step.iteration,
+            theta: step.theta.to_vec(),
+            loss: step.loss,
+            grad_norm: step.grad_norm,
+        };
+        let flow = observer(&record, step.grad);
+        records.push(record);
+        flow
+    })?;
+    Ok(records)
+}
+
+/// One validated state of [`iterate`]: θₖ, the loss and the gradient there (all finite).
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    /// k: the number of updates applied to reach `theta`.
+    pub iteration: usize,
+    /// θₖ (borrowed: copy what you keep).
+    pub theta: &'a [f64],
+    /// The gradient at θₖ.
+    pub grad: &'a [f64],
+    /// The loss at θₖ.
+    pub loss: f64,
+    /// ‖∇‖ at θₖ.
+    pub grad_norm: f64,
+}
+
+/// The loop of [`minimize_until`] without the trace: `observer` sees every validated
+/// [`Step`] (borrowed) and decides what to keep, so the loop's memory is θ and one gradient
+/// whatever `n_iters` is — it allocates nothing after its first step. Returns the number of
+/// steps observed (the last observed iteration + 1).
+///
+/// The contract is [`minimize`]'s: the objective is called at θ₀, …, θₙ (fewer when the
+/// observer breaks), every observed value is finite, and the first problem is an [`Error`]
+/// naming its iteration.
+///
+/// # Errors
+///
+/// As [`minimize`].
+pub fn iterate<E, O, F, C>(
+    theta0: &[f64],
+    optimizer: &mut O,
+    n_iters: usize,
+    mut objective: F,
+    mut observer: C,
+) -> Result<usize, Error<E>>
+where
+    O: Optimizer + ?Sized,
+    F: FnMut(usize, &[f64], &mut [f64]) -> Result<f64, E>,
+    C: FnMut(Step<'_>) -> ControlFlow<()>,
 {
     if let Some((index, value)) = first_non_finite(theta0) {
         return Err(Error::NonFiniteParameter {
@@ -123,7 +177,7 @@ where
     optimizer.reset();
     let mut theta = theta0.to_vec();
     let mut grad = vec![0.0; theta.len()];
-    let mut records = Vec::with_capacity(n_iters.saturating_add(1).min(MAX_RESERVE));
+    let mut observed = 0;
     for iteration in 0..=n_iters {
         grad.fill(0.0);
         let loss = objective(iteration, &theta, &mut grad)
@@ -142,14 +196,14 @@ where
         if !grad_norm.is_finite() {
             return Err(Error::GradientNormOverflow { iteration });
         }
-        let record = Record {
+        observed = iteration + 1;
+        let flow = observer(Step {
             iteration,
-            theta: theta.clone(),
+            theta: &theta,
+            grad: &grad,
             loss,
             grad_norm,
-        };
-        let flow = observer(&record, &grad);
-        records.push(record);
+        });
         if flow.is_break() {
             break;
         }
@@ -164,7 +218,7 @@ where
             }
         }
     }
-    Ok(records)
+    Ok(observed)
 }
 
 fn first_non_finite(x: &[f64]) -> Option<(usize, f64)> {
