@@ -47,7 +47,6 @@ pub fn quote(text: &str) -> String {
 /// experiment.
 pub use kl_fit::Error as FitError;
 
-
 /// Everything that can go wrong between an experiment file and its outputs. Each variant names
 /// the file and, where it has one, the key or line; causes are chained by `source()`.
 #[derive(Debug)]

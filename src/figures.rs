@@ -175,7 +175,8 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
             .scatter(dots, MarkerStyle::notebook());
         out.push(png(&name, &fig)?);
 
-        // The last state of the trace (a stopping rule may end the fit before `n_iters`).
+        // The last recorded state (a stopping rule may end the fit before `n_iters`; a long fit's
+        // states are thinned, so `k` indexes the records and the titles say their iteration).
         let last = run.trace.iterations.len().saturating_sub(1);
         let model_err = |iteration: usize| {
             move |source| Error::Fit {
@@ -213,7 +214,7 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
                 Colormap::Inferno,
                 ContourStyle::notebook(),
             );
-            panel.title(&format!("iter: {k}"));
+            panel.title(&format!("iter: {}", run.trace.iterations[k].iteration));
         }
         out.push(png(&name, &fig)?);
 
@@ -236,7 +237,10 @@ pub fn run_figures(run: &Run, style: Style) -> Result<Vec<Output>, Error> {
                 Colormap::Inferno,
                 ContourStyle::notebook(),
             );
-            panel.title(&format!("{} — iter: {k}", exp.name));
+            panel.title(&format!(
+                "{} — iter: {}",
+                exp.name, run.trace.iterations[k].iteration
+            ));
             gif.push(&render(&fig)).map_err(render_err(&name))?;
         }
         out.push(Output {
@@ -306,7 +310,9 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
         })
         .title(&format!(
             "{} ({}, {})",
-            run.experiment.name, run.trace.objective.name(), run.trace.optimizer.name()
+            run.experiment.name,
+            run.trace.objective.name(),
+            run.trace.optimizer.name()
         ));
     png(&name, &fig)
 }
@@ -315,10 +321,18 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
 pub fn file_names(exp: &crate::config::Experiment) -> Vec<String> {
     let stem = exp.name.replace('-', "_");
     let p = &exp.plot.prefix;
-    let mut names = vec![format!("{stem}_kl_curves.png")];
+    // What `run_figures` draws (with the extras): the target's density and the KL curves only
+    // for a target with a density (not for a samples file).
+    let density = exp.target.has_density();
+    let mut names = Vec::new();
+    if density {
+        names.push(format!("{stem}_kl_curves.png"));
+    }
     if exp.target.dim() == 2 {
+        if density {
+            names.push(format!("{p}_target.png"));
+        }
         names.extend([
-            format!("{p}_target.png"),
             format!("{p}_samples.png"),
             format!("{stem}_kl.png"),
             format!("{stem}_kl.gif"),

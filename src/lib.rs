@@ -6,7 +6,7 @@
 //! ```text
 //! app      (cli, input, output)     the only layer that touches files
 //!  ├─ figures, story, zoo           pure: runs in, figure bytes out
-//!  ├─ engine (fit, trace, exact_kl) an Experiment in, a Run out
+//!  ├─ engine (trace)                an Experiment in, a Run out: an adapter over kl_fit::Fit
 //!  └─ config (schema → locate → validate, limits, csv)
 //! error                             one typed Error, causes chained by source()
 //! ```
@@ -15,7 +15,9 @@
 //! |---|---|
 //! | `kl-dist` | the targets (normals, mixtures, the zoo) by Cholesky factors and log-sum-exp |
 //! | `kl-grad` | the KL objectives and their analytic gradients |
-//! | `kl-opt` | SGD and Adam over flat parameters, a traced loop |
+//! | `kl-opt` | SGD and Adam over flat parameters, a loop that stores nothing ([`kl_opt::iterate`]) |
+//! | `kl-diag` | PSIS: Pareto k̂, ESS, IW-ELBO |
+//! | `kl-fit` | the fit as a library: one builder for every objective and family, with the auto step size, convergence, guards, averaging and diagnostics |
 //! | `kl-render` | contours, dots and titles rasterized to PNG and GIF |
 //!
 //! # Example

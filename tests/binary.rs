@@ -75,3 +75,37 @@ fn the_binary_has_the_same_flags_and_exit_codes() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("experiments"), "{stderr}");
 }
+
+/// A write past the file-size limit (`ulimit -f`, SIGXFSZ) is a clean error: exit code 1, one
+/// `error:` line naming the folder and EFBIG, and no temporary folder (or partial output) left.
+#[test]
+fn a_file_size_limit_is_a_clean_error_and_leaves_no_temporary_folder() {
+    let s = kl_testkit::scratch_dir("fbkl-bin-xfsz");
+    let dir = s.path();
+    std::fs::write(dir.join("g.toml"), GAUSS_2D).expect("an experiment");
+    // 8 blocks of 512 bytes: trace.json fits, the first figure does not.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 8 && exec '{}' fit g.toml --out out",
+            env!("CARGO_BIN_EXE_forward-backward-kl")
+        ))
+        .current_dir(dir)
+        .output()
+        .expect("run the binary under sh");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "killed or wrong code: {:?} {stderr}",
+        o.status
+    );
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.join("out"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

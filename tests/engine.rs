@@ -2,7 +2,7 @@
 //! exact KL of the trace (closed form, 2-D quadrature checked against brute force, Monte Carlo in
 //! d > 2, `null` for samples), the one folder writer and located errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use forward_backward_kl::Error;
 use forward_backward_kl::app::input::Fs;
@@ -16,14 +16,6 @@ use kl_grad::{ForwardKlExact, Objective};
 fn run_text(text: &str) -> run::Run {
     let exp = config::parse(text, Path::new("engine-test.toml"), &Fs).expect("a valid experiment");
     run::run(&exp).expect("the fit runs")
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("engine-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
 }
 
 const GAUSS_SGD: &str = r#"name = "replay"
@@ -267,7 +259,8 @@ n_iters = 2
 
 #[test]
 fn a_samples_target_has_no_kl_and_takes_its_size_from_the_file() {
-    let dir = scratch("samples");
+    let scratch = kl_testkit::scratch_dir("engine-samples-");
+    let dir = scratch.path().to_path_buf();
     std::fs::write(
         dir.join("data.csv"),
         "x,y\n0.1,0.2\n\n-0.3,0.4\n1.0,-1.0\n2.5,0.5\n",
@@ -302,7 +295,24 @@ n_iters = 3
     );
     let json = String::from_utf8(trace_json(&r.trace)).expect("UTF-8");
     assert!(json.contains("\"kl_method\": null") && json.contains("\"kl_reverse\": null"));
-    let _ = std::fs::remove_dir_all(&dir);
+    // The figures announced before the fit are the ones drawn: no target density, no KL curves.
+    let mut drawn: Vec<String> = forward_backward_kl::figures::run_figures(
+        &r,
+        forward_backward_kl::figures::Style::default(),
+    )
+    .expect("figures")
+    .into_iter()
+    .map(|o| o.name)
+    .collect();
+    let mut announced = forward_backward_kl::figures::file_names(&exp);
+    drawn.sort();
+    announced.sort();
+    assert_eq!(drawn, announced);
+    assert!(
+        !announced
+            .iter()
+            .any(|n| n.contains("target") || n.contains("curves"))
+    );
 }
 
 fn file(name: &str, bytes: &[u8]) -> OutputFile {
@@ -314,7 +324,8 @@ fn file(name: &str, bytes: &[u8]) -> OutputFile {
 
 #[test]
 fn write_folder_leaves_no_partial_file() {
-    let dir = scratch("atomic");
+    let scratch = kl_testkit::scratch_dir("engine-atomic-");
+    let dir = scratch.path().to_path_buf();
     let dest = dir.join("sub/run");
     write_folder(&dest, &[file("trace.json", b"{}\n")]).expect("writes");
     write_folder(&dest, &[file("trace.json", b"{\"a\": 1}\n")]).expect("replaces");

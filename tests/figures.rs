@@ -1,7 +1,7 @@
 //! The figure pipeline end to end: a small experiment → every expected file, decodable, of the
 //! expected size, byte-identical on a second run; `check_figures` names a file that went stale.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use forward_backward_kl::app::{self, output::OutputFile};
 use forward_backward_kl::figures::{self, MAX_GIF_FRAMES, Style, gif_frames, shown_iterations};
@@ -40,13 +40,6 @@ cols = 3
 prefix = "tiny"
 "#;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
-
 fn produce(dir: &Path) -> Vec<OutputFile> {
     let file = dir.join("tiny.toml");
     std::fs::write(&file, SMALL).expect("write the experiment");
@@ -64,7 +57,8 @@ fn produce(dir: &Path) -> Vec<OutputFile> {
 
 #[test]
 fn pipeline_writes_every_figure_decodable_and_reproducible() {
-    let dir = scratch("figures-pipeline");
+    let scratch = kl_testkit::scratch_dir("figures-figures-pipeline-");
+    let dir = scratch.path().to_path_buf();
     let outputs = produce(&dir);
     let out = dir.join("figures");
     app::output::write_generated(&out, &outputs).expect("write");
@@ -184,7 +178,8 @@ fn the_committed_figures_are_what_the_experiments_produce() {
 #[test]
 fn a_long_trace_animates_at_most_the_cap() {
     // 2 000 updates of the tiny experiment: 200 frames, the first and the last among them.
-    let dir = scratch("figures-long");
+    let scratch = kl_testkit::scratch_dir("figures-figures-long-");
+    let dir = scratch.path().to_path_buf();
     let file = dir.join("long.toml");
     std::fs::write(&file, SMALL.replace("n_iters = 5", "n_iters = 2000")).expect("write");
     let exp = app::load(&file).expect("valid");

@@ -90,8 +90,19 @@ fn check(what: &str, target: &str, mean: [f64; 2], cov: [[f64; 2]; 2]) {
             );
         }
     }
+    // Stan's rule, as documented: the candidates are tried in AUTO_RATES order, the best finite
+    // score wins, and the fit ran with it.
     let search = r.trace.learning_rate_search.as_ref().expect("auto");
-    assert!(search.chosen > 0.0);
+    let tried: Vec<f64> = search.candidates.iter().map(|c| c.learning_rate).collect();
+    assert_eq!(tried[..], kl_fit::AUTO_RATES[..tried.len()], "{what}");
+    let best = search
+        .candidates
+        .iter()
+        .filter_map(|c| Some((c.learning_rate, c.score?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("a candidate scored");
+    assert_eq!(search.chosen, best.0, "{what}: {search:?}");
+    assert_eq!(r.trace.learning_rate, search.chosen, "{what}");
 }
 
 #[test]

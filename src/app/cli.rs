@@ -99,6 +99,14 @@ pub fn main(args: impl IntoIterator<Item = OsString>, defaults: &Defaults) -> Ex
             };
         }
     };
+    // A write past a file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action kills
+    // the process mid-write, leaving its temporary folder behind. With a handler installed the
+    // write fails with EFBIG instead: an error like any other, and the folder is removed.
+    #[cfg(unix)]
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    );
     match execute(cli.command, defaults) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -193,43 +201,74 @@ fn fit(file: &std::path::Path, out: &std::path::Path, style: Style) -> Result<()
         ControlFlow::Continue(())
     })?;
     bar.finish();
-    let last = run.trace.iterations.last();
-    let mut line = format!(
-        "{}: {} iterations",
-        run.experiment.name,
-        last.map_or(0, |l| l.iteration)
-    );
-    if let Some(c) = &run.trace.convergence {
-        match c.converged_at {
-            Some(k) => line.push_str(&format!(
-                " (converged at {k}, tol_rel_obj {})",
-                c.tol_rel_obj
-            )),
-            None => line.push_str(" (did not converge: reached n_iters)"),
-        }
-    }
-    if let Some(l) = last {
-        line.push_str(&format!(", final loss {:.6}", l.loss));
-        if let (Some(f), Some(r)) = (l.kl_forward, l.kl_reverse) {
-            line.push_str(&format!(", D(p‖q) = {f:.6}, D(q‖p) = {r:.6}"));
-        }
-    }
-    if let Some(d) = run.trace.final_diagnostic() {
-        line.push_str(&format!(
-            "; Pareto k̂ = {:.2}: {} (k̂ < 0.5 good, 0.5–0.7 usable, > 0.7 the fit's expectations \
-             are unreliable), ESS = {:.0} of {} draws of q",
-            d.k_hat, d.verdict, d.ess, run.trace.diagnostic_draws
-        ));
-    }
     eprintln!(
-        "{line}; wrote {} and {} figures in {:.3} s",
-        written
-            .first()
-            .map_or_else(String::new, |p| p.display().to_string()),
-        written.len().saturating_sub(1),
+        "{}; wrote {} in {:.3} s",
+        summary(&run),
+        written_summary(&written),
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The one line a fit ends with: iterations and why it stopped, the loss, the answer's exact KL,
+/// the gradient evaluations, and the k̂ verdict (said once, in words).
+fn summary(run: &crate::engine::Run) -> String {
+    let t = &run.trace;
+    let mut line = format!(
+        "{}: {} iterations",
+        run.experiment.name,
+        t.iterations.last().map_or(0, |l| l.iteration)
+    );
+    match (t.termination, t.convergence.as_ref()) {
+        (kl_fit::Termination::Converged { at, .. }, Some(c)) => {
+            line.push_str(&format!(
+                " (converged at {at}, tol_rel_obj {})",
+                c.tol_rel_obj
+            ));
+        }
+        (_, Some(_)) => line.push_str(" (did not converge: reached n_iters)"),
+        _ => {}
+    }
+    if let Some(l) = t.iterations.last() {
+        line.push_str(&format!(", final loss {:.6}", l.loss));
+    }
+    if let (Some(f), Some(r)) = t.answer_kl() {
+        let which = if t.answer.is_some() {
+            " (averaged q)"
+        } else {
+            ""
+        };
+        line.push_str(&format!(", D(p‖q) = {f:.6}, D(q‖p) = {r:.6}{which}"));
+    }
+    if t.n_grad_evals > 0 {
+        line.push_str(&format!(", {} gradient evaluations", t.n_grad_evals));
+    }
+    if let Some(d) = t.final_diagnostic() {
+        if d.exact {
+            line.push_str(&format!(
+                "; Pareto k̂ = {}: good (every importance weight is the same: q = p)",
+                d.k_hat
+            ));
+        } else {
+            line.push_str(&format!(
+                "; Pareto k̂ = {:.2}: {}, ESS = {:.0} of {} draws of q",
+                d.k_hat, d.verdict, d.ess, t.diagnostic_draws
+            ));
+        }
+    }
+    line
+}
+
+/// "out/x/trace.json and 5 figures" (singular for one).
+fn written_summary(written: &[std::path::PathBuf]) -> String {
+    let trace = written
+        .first()
+        .map_or_else(String::new, |p| p.display().to_string());
+    match written.len().saturating_sub(1) {
+        0 => trace,
+        1 => format!("{trace} and 1 figure"),
+        n => format!("{trace} and {n} figures"),
+    }
 }
 
 /// A progress bar on stderr that appears only after a second of work, and never when stderr is

@@ -2,6 +2,7 @@
 //! runs them (the engine), draws them (the figures) and writes the results ([`output`]), for the
 //! command line ([`cli`]) and for callers of the library.
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod input;
 pub mod output;
@@ -167,9 +168,9 @@ pub fn all_figures(
         Ok((exp.name.clone(), Some(run), own))
     };
     let label = |i: usize| {
-        experiments
-            .get(i)
-            .map_or("story figures".to_string(), |e| e.path.display().to_string())
+        experiments.get(i).map_or("story figures".to_string(), |e| {
+            e.path.display().to_string()
+        })
     };
     let results: Vec<Job> = std::thread::scope(|s| {
         let jobs = s.spawn(move || {

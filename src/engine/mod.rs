@@ -77,7 +77,9 @@ pub fn build_target(exp: &Experiment, rng: &mut Pcg64) -> Result<Option<AnyDensi
         TargetSpec::Funnel(p) => Some(AnyDensity::Funnel(p.clone())),
         TargetSpec::StudentT(p) => Some(AnyDensity::StudentT(p.clone())),
         TargetSpec::Ring(p) => Some(AnyDensity::Ring(p.clone())),
-        TargetSpec::LogisticRegression(l) => Some(AnyDensity::LogisticRegression(l.density.clone())),
+        TargetSpec::LogisticRegression(l) => {
+            Some(AnyDensity::LogisticRegression(l.density.clone()))
+        }
     })
 }
 

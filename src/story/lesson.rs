@@ -115,10 +115,8 @@ impl Runs {
     fn all() -> Result<Runs, Error> {
         // On rayon's pool: the jobs are deterministic each and `collect` keeps their order, so
         // the bytes do not depend on the schedule.
-        let runs: Result<Vec<Run>, Error> = lesson_names()
-            .into_par_iter()
-            .map(lesson_run)
-            .collect();
+        let runs: Result<Vec<Run>, Error> =
+            lesson_names().into_par_iter().map(lesson_run).collect();
         Ok(Runs(runs?))
     }
 

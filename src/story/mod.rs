@@ -21,21 +21,21 @@ use std::path::Path;
 use kl_dist::{AnyDensity, Mixture, Mvn};
 use kl_fit::{Fit, FitResult, Init, Optimizer, StepSize};
 use kl_grad::{Estimator, Objective, ReverseKl};
-use rayon::prelude::*;
 use kl_render::{
     Axes, Colormap, ContourStyle, FigureSpec, HAlign, LineStyle, MarkerStyle, Rgba, VAlign,
 };
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
+use rayon::prelude::*;
 
 use crate::config::{self, Experiment, Files};
-use kl_fit::ExactKl;
 use crate::engine::{self, Run};
 use crate::error::Error;
 use crate::figures::{
     Output, Style, contour_layer, grid_values, line_plot_spec, new_figure, png, tab10,
 };
+use kl_fit::ExactKl;
 
 const LIM: [f64; 4] = [-4.0, 4.0, -4.0, 4.0];
 const GRID: usize = 128;
@@ -276,8 +276,7 @@ fn converged(style: Style) -> Result<Output, Error> {
 }
 
 /// The notebook's starting point (μ₀, L₀).
-const NOTEBOOK_START: ([f64; 2], [f64; 4]) =
-    ([1.7278, 2.2046], [0.7948, 0.9764, -1.1834, 1.9164]);
+const NOTEBOOK_START: ([f64; 2], [f64; 4]) = ([1.7278, 2.2046], [0.7948, 0.9764, -1.1834, 1.9164]);
 
 /// The reverse fit of `reverse_kl_optima.png` from start `k`: seed 100 + k; mean ~ N(0, 2² I)
 /// drawn from that seed, L = 0.6 I (a small q anywhere in the view); STL, Adam.

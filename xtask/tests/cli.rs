@@ -9,37 +9,28 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kl_testkit::experiment::{
     GAUSS_2D as GAUSS, GOOD_CSV, MIXTURE_2D as BASE, SAMPLES_2D as SAMPLES, at, edit,
 };
 use kl_testkit::tree::{files_under, tree};
 
-/// A unique scratch folder, removed on drop.
-struct Scratch(PathBuf);
+/// A unique scratch folder, removed on drop (kl-testkit's).
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("xtask-cli-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch folder");
-        Scratch(dir)
+        Scratch(kl_testkit::scratch_dir(&format!("xtask-cli-{tag}-")))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path().join(name);
         std::fs::write(&path, text).expect("write a scratch file");
         path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -84,7 +75,7 @@ fn check_rejected_args(toml: &str, csv: Option<&str>, extra: &[&str], expect: &[
     let s = Scratch::new("bad");
     let file = s.write("exp.toml", toml);
     let csv_path = csv.map(|c| s.write("data.csv", c));
-    let out = s.0.join("out");
+    let out = s.path().join("out");
     let mut args = vec![
         "fit".as_ref(),
         file.as_os_str(),
@@ -101,7 +92,7 @@ fn check_rejected_args(toml: &str, csv: Option<&str>, extra: &[&str], expect: &[
         "not one `error:` line: {stderr}"
     );
     let csv_name = csv_path.map_or_else(
-        || s.0.join("data.csv").display().to_string(),
+        || s.path().join("data.csv").display().to_string(),
         |p| p.display().to_string(),
     );
     for e in expect {
@@ -518,8 +509,8 @@ fn bad_samples_files_are_rejected_naming_the_csv_line() {
 #[test]
 fn a_missing_experiment_file_is_an_error() {
     let s = Scratch::new("missing");
-    let file = s.0.join("nope.toml");
-    let o = fit(&file, &s.0.join("out"));
+    let file = s.path().join("nope.toml");
+    let o = fit(&file, &s.path().join("out"));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(stderr.contains(&file.display().to_string()), "{stderr}");
@@ -562,7 +553,7 @@ fn a_diverging_run_names_the_iteration_and_writes_nothing() {
     check_rejected(&t, &["error: experiment cli-test ({file}): iteration "]);
     let s = Scratch::new("diverge");
     let file = s.write("exp.toml", &t);
-    let o = fit(&file, &s.0.join("out"));
+    let o = fit(&file, &s.path().join("out"));
     let stderr = String::from_utf8_lossy(&o.stderr);
     let k: usize = stderr
         .split("iteration ")
@@ -577,7 +568,7 @@ fn a_diverging_run_names_the_iteration_and_writes_nothing() {
     let t = edit(BASE, "learning_rate = 0.1", "learning_rate = 100");
     let t = edit(&t, "n_iters = 3", "n_iters = 50");
     let file = s.write("stl.toml", &t);
-    let o = fit(&file, &s.0.join("out-stl"));
+    let o = fit(&file, &s.path().join("out-stl"));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -601,7 +592,7 @@ fn check_fit(toml: &str, name: &str, n_iters: usize, figures: &[String]) -> Vec<
     if toml.contains("data.csv") {
         s.write("data.csv", GOOD_CSV);
     }
-    let out = s.0.join("out");
+    let out = s.path().join("out");
     let o = fit(&file, &out);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
@@ -689,7 +680,7 @@ fn fit_writes_the_trace_and_the_figures() {
 #[test]
 fn a_second_fit_replaces_the_trace_atomically() {
     let s = Scratch::new("rerun");
-    let out = s.0.join("out");
+    let out = s.path().join("out");
     let file = s.write("exp.toml", GAUSS);
     assert!(fit(&file, &out).status.success());
     let before = std::fs::read(out.join("cli-gauss/trace.json")).expect("first trace");
@@ -784,7 +775,7 @@ fn memory_does_not_grow_with_the_number_of_iterations() {
             &format!("n{n}.toml"),
             &kl_testkit::experiment::gaussian("rss", n, "grid = 16\nrows = 1\ncols = 2"),
         );
-        let out = s.0.join(format!("out{n}"));
+        let out = s.path().join(format!("out{n}"));
         let (kib, o) = peak_rss_kib(&[
             "fit".as_ref(),
             file.as_os_str(),
@@ -990,7 +981,7 @@ fn a_huge_canvas_is_refused_naming_scale_and_panels() {
     let t = edit(BASE, "rows = 1\ncols = 2", "rows = 2\ncols = 3");
     let s = Scratch::new("canvas-ok");
     let file = s.write("exp.toml", &t);
-    assert!(fit(&file, &s.0.join("out")).status.success());
+    assert!(fit(&file, &s.path().join("out")).status.success());
 }
 
 #[test]
@@ -1005,7 +996,7 @@ fn non_utf8_paths_are_errors_or_work_but_never_panic() {
         "fit".as_ref(),
         bad,
         "--out".as_ref(),
-        s.0.join("out").as_os_str(),
+        s.path().join("out").as_os_str(),
     ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
@@ -1031,14 +1022,14 @@ fn non_utf8_paths_are_errors_or_work_but_never_panic() {
 fn gauss_setup(tag: &str) -> (Scratch, PathBuf, PathBuf) {
     let s = Scratch::new(tag);
     let file = s.write("exp.toml", GAUSS);
-    let out = s.0.join("out");
+    let out = s.path().join("out");
     (s, file, out)
 }
 
 #[test]
 fn planted_symlinks_are_never_followed() {
     let (s, file, out) = gauss_setup("symlink");
-    let victim_dir = s.0.join("victim");
+    let victim_dir = s.path().join("victim");
     std::fs::create_dir_all(&victim_dir).expect("victim folder");
     let victim = victim_dir.join("precious.txt");
     std::fs::write(&victim, "precious").expect("victim file");
@@ -1104,7 +1095,7 @@ fn a_symlink_at_the_output_folder_is_replaced_not_followed() {
     // Decided: `out/<name>` is an entry of `out`; a symlink there is replaced by the new folder,
     // and what it pointed to is untouched.
     let (s, file, out) = gauss_setup("symlink-dest");
-    let victim_dir = s.0.join("victim");
+    let victim_dir = s.path().join("victim");
     std::fs::create_dir_all(&victim_dir).expect("victim folder");
     std::fs::write(victim_dir.join("trace.json"), "precious").expect("victim file");
     std::fs::create_dir_all(&out).expect("out");
@@ -1118,7 +1109,7 @@ fn a_symlink_at_the_output_folder_is_replaced_not_followed() {
     let meta = std::fs::symlink_metadata(out.join("cli-gauss")).expect("the folder");
     assert!(meta.is_dir(), "out/cli-gauss is a real folder now");
     // The same with a symlink to a file.
-    let victim = s.0.join("victim.txt");
+    let victim = s.path().join("victim.txt");
     std::fs::write(&victim, "precious").expect("victim file");
     std::fs::remove_dir_all(out.join("cli-gauss")).expect("clean");
     std::os::unix::fs::symlink(&victim, out.join("cli-gauss")).expect("plant");
@@ -1301,10 +1292,10 @@ fn fit_within(file: &Path, out: &Path, secs: u64) -> Output {
 #[test]
 fn fifos_devices_and_oversized_files_are_refused_quickly() {
     let s = Scratch::new("special");
-    let fifo = s.0.join("fifo.toml");
+    let fifo = s.path().join("fifo.toml");
     let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(st.success());
-    let out = s.0.join("out");
+    let out = s.path().join("out");
     for file in [fifo.as_path(), Path::new("/dev/zero"), s.0.as_path()] {
         let o = fit_within(file, &out, 10);
         let stderr = String::from_utf8_lossy(&o.stderr);
@@ -1374,7 +1365,7 @@ fn a_parse_error_quotes_only_a_short_prefix() {
         if let Some(c) = csv {
             s.write("data.csv", c);
         }
-        let o = fit(&file, &s.0.join("out"));
+        let o = fit(&file, &s.path().join("out"));
         let stderr = String::from_utf8_lossy(&o.stderr);
         let message = stderr.replace(&s.0.display().to_string(), "");
         assert!(
@@ -1389,12 +1380,12 @@ fn a_parse_error_quotes_only_a_short_prefix() {
 /// A test tree for `figures`: `experiments/` holding `files` (name, text), and `figures/`.
 fn figures_tree(tag: &str, files: &[(&str, &str)]) -> (Scratch, PathBuf, PathBuf) {
     let s = Scratch::new(tag);
-    let exps = s.0.join("experiments");
+    let exps = s.path().join("experiments");
     std::fs::create_dir_all(&exps).expect("experiments/");
     for (name, text) in files {
         std::fs::write(exps.join(name), text).expect("an experiment");
     }
-    let figs = s.0.join("figures");
+    let figs = s.path().join("figures");
     (s, exps, figs)
 }
 

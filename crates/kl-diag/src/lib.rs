@@ -137,7 +137,8 @@ mod summary;
 
 pub use error::Error;
 pub use psis::{
-    FLAT_PARETO_K, FLAT_TOLERANCE, MIN_TAIL_DRAWS, ParetoFit, Psis, TailFit, psis, psis_into, tail_len,
+    FLAT_PARETO_K, FLAT_TOLERANCE, MIN_TAIL_DRAWS, ParetoFit, Psis, TailFit, psis, psis_into,
+    tail_len,
 };
 pub use summary::{
     Diagnosis, K_GOOD, K_UNRELIABLE, Reliability, diagnose, ess, iw_elbo, khat_threshold,

@@ -237,7 +237,13 @@ fn identical_weights_are_exact_importance_sampling_not_unreliable() {
     // Rounding-level noise (a few ulps) is still flat; a real spread is not.
     let mut lw = vec![-3.0; 1000];
     lw[7] = -3.0 + 4.0 * f64::EPSILON;
-    assert_eq!(kl_diag::diagnose(&lw).expect("valid").fit.tail, kl_diag::TailFit::Flat);
+    assert_eq!(
+        kl_diag::diagnose(&lw).expect("valid").fit.tail,
+        kl_diag::TailFit::Flat
+    );
     lw[7] = -3.0 + 1e-6;
-    assert_ne!(kl_diag::diagnose(&lw).expect("valid").fit.tail, kl_diag::TailFit::Flat);
+    assert_ne!(
+        kl_diag::diagnose(&lw).expect("valid").fit.tail,
+        kl_diag::TailFit::Flat
+    );
 }

@@ -138,7 +138,11 @@ fn pareto_k_and_smoothed_log_weights_match_arviz() {
         if result.fit().tail == TailFit::Flat {
             // The documented departure from ArviZ (which finds no tail and says +inf): identical
             // weights are exact importance sampling, k̂ = FLAT_PARETO_K. The weights still match.
-            assert!(case.log_weights.iter().all(|w| *w == case.log_weights[0]), "{}", case.name);
+            assert!(
+                case.log_weights.iter().all(|w| *w == case.log_weights[0]),
+                "{}",
+                case.name
+            );
             assert_eq!(case.arviz_k, f64::INFINITY, "{}", case.name);
             assert_eq!(k, kl_diag::FLAT_PARETO_K, "{}", case.name);
         } else if case.arviz_k == f64::INFINITY {

@@ -26,13 +26,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .seed(8)
         .run()?;
     let q = fit.q();
-    println!("termination: {:?} after {} gradient evaluations", fit.termination(), fit.n_grad_evals());
+    println!(
+        "termination: {:?} after {} gradient evaluations",
+        fit.termination(),
+        fit.n_grad_evals()
+    );
     println!("mean: {:.3?}", q.mean());
     for row in q.covariance().chunks(5) {
         println!("cov:  {row:.3?}");
     }
     if let Some(d) = fit.diagnosis() {
-        println!("Pareto k̂ = {:.2} ({}), ESS {:.0}", d.k_hat, d.verdict, d.ess);
+        println!(
+            "Pareto k̂ = {:.2} ({}), ESS {:.0}",
+            d.k_hat, d.verdict, d.ess
+        );
     }
     Ok(())
 }

@@ -62,8 +62,8 @@ impl KlMethod {
 pub struct ExactKl {
     target: AnyDensity,
     method: KlMethod,
-    p_mean: Vec<f64>,
-    p_cov: Vec<f64>,
+    /// N(p's mean, p's covariance): E_p[log q] depends on p through these moments only.
+    p_moments: Option<Mvn>,
     /// Whether p's covariance is finite (`D(p‖q)` computable).
     has_forward: bool,
     /// `E_p[log p]` (minus p's entropy).
@@ -85,11 +85,11 @@ impl ExactKl {
             | AnyDensity::Ring(_) => true,
             _ => return None,
         };
-        let p_mean = target.mean().unwrap_or_else(|| vec![0.0; d]);
-        let (p_cov, has_forward) = match target.covariance() {
-            Some(c) => (c, true),
-            None => (vec![0.0; d * d], false),
+        let p_moments = match (target.mean(), target.covariance()) {
+            (Some(m), Some(c)) => Mvn::new(&m, &c).ok(),
+            _ => None,
         };
+        let has_forward = p_moments.is_some();
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed ^ 0x6b6c_5f71_7561_6472);
         let (method, mc_base) = match (&target, d) {
             (AnyDensity::Mvn(_), _) => (KlMethod::ClosedForm, Vec::new()),
@@ -105,8 +105,7 @@ impl ExactKl {
         let mut kl = ExactKl {
             target,
             method,
-            p_mean,
-            p_cov,
+            p_moments,
             has_forward,
             p_neg_entropy: 0.0,
             mc_base,
@@ -164,23 +163,15 @@ impl ExactKl {
         (forward, reverse)
     }
 
-    /// `E_p[log q]` from p's exact mean and covariance (closed form for Gaussian q).
+    /// `E_p[log q]` from p's exact mean and covariance: for the moment-matched normal m,
+    /// E_p[log q] = E_m[log q] = −H(m) − D(m‖q) (kl-dist's closed forms; 0 without moments).
     fn expect_log_q_under_p(&self, q: &Mvn) -> f64 {
-        let d = self.p_mean.len();
-        let c = q.cholesky();
-        let mut m = self.p_cov.clone();
-        c.solve_lower_cols(&mut m, d);
-        c.solve_upper_cols(&mut m, d);
-        let trace: f64 = (0..d).map(|i| m[i * d + i]).sum();
-        let mut delta: Vec<f64> = self
-            .p_mean
-            .iter()
-            .zip(q.mean())
-            .map(|(a, b)| a - b)
-            .collect();
-        c.solve_lower(&mut delta);
-        let maha: f64 = delta.iter().map(|v| v * v).sum();
-        -(d as f64) * HALF_LN_2PI - 0.5 * c.log_det() - 0.5 * (trace + maha)
+        match &self.p_moments {
+            Some(m) => {
+                -m.entropy() - kl_dist::kl_divergence(m, q).expect("q has the target's dimension")
+            }
+            None => 0.0,
+        }
     }
 
     /// `E_{N(mean, C Cᵀ)}[log p]`.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use kl_dist::{AnyDensity, LogDensity, Mvn};
 use kl_grad::{
-    Family, ForwardKlExact, ForwardKlIs, ForwardKlSamples, MeanField, Objective,
-    Renyi, ReverseKl, ReverseKlExact,
+    Family, ForwardKlExact, ForwardKlIs, ForwardKlSamples, MeanField, Objective, Renyi, ReverseKl,
+    ReverseKlExact,
 };
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -134,7 +134,10 @@ fn initial_theta(fit: &Fit<'_>, d: usize, rng: &mut Pcg64) -> Result<Vec<f64>, E
             check_len("init.mean", mean, d)?;
             check_len("init.sd", sd, d)?;
             if let Some(i) = sd.iter().position(|s| !(*s > 0.0)) {
-                return Err(Error::setting("init.sd", format!("entry {i} is not positive")));
+                return Err(Error::setting(
+                    "init.sd",
+                    format!("entry {i} is not positive"),
+                ));
             }
             let log_sd: Vec<f64> = sd.iter().map(|s| s.ln()).collect();
             kl_grad::pack_theta(mean, &log_sd)
@@ -232,10 +235,9 @@ fn build_objective(
         ObjectiveKind::ForwardKlIs => {
             boxed(ForwardKlIs::new(density()?, n, rng).map_err(e)?, family)
         }
-        ObjectiveKind::Renyi { alpha } => boxed(
-            Renyi::new(density()?, alpha, n, rng).map_err(e)?,
-            family,
-        ),
+        ObjectiveKind::Renyi { alpha } => {
+            boxed(Renyi::new(density()?, alpha, n, rng).map_err(e)?, family)
+        }
     })
 }
 
@@ -469,7 +471,8 @@ fn exact_kl_along(
     let mut inaccurate = Vec::new();
     for r in records.iter_mut() {
         let iteration = r.iteration;
-        let q = q_of(fit.family, &r.theta, d).map_err(|source| Error::Model { iteration, source })?;
+        let q =
+            q_of(fit.family, &r.theta, d).map_err(|source| Error::Model { iteration, source })?;
         let (f, b) = kl.eval(&q);
         if !kl.is_accurate(&q) {
             inaccurate.push(iteration.to_string());
@@ -613,8 +616,8 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     let mut optimizer = fit.optimizer.build(rate)?;
     let stochastic = objective.is_stochastic();
     let mut recorder = Recorder::new(fit.family, theta0.len());
-    let mut averager =
-        stochastic.then(|| TailAverager::new(fit.family, d, average_stride(fit.family, d, fit.n_samples)));
+    let mut averager = stochastic
+        .then(|| TailAverager::new(fit.family, d, average_stride(fit.family, d, fit.n_samples)));
     let mut losses = BlowupWatch::default();
     let mut interrupted = None;
     let family = fit.family;
@@ -673,12 +676,10 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     let mut records = recorder.finish();
     let last_record = records.last().expect("the loop records θ₀ at least");
     let last_iteration = last_record.iteration;
-    let last = last_record
-        .q()
-        .map_err(|source| Error::Model {
-            iteration: last_iteration,
-            source,
-        })?;
+    let last = last_record.q().map_err(|source| Error::Model {
+        iteration: last_iteration,
+        source,
+    })?;
     let (q, average) = match averager.as_ref().and_then(|a| a.finish(last_iteration)) {
         Some((mean, cov, avg)) => (
             Mvn::new(&mean, &cov).map_err(|source| Error::Model {
@@ -740,4 +741,3 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
         n_iters: end.steps.saturating_sub(1),
     })
 }
-

@@ -78,7 +78,15 @@ macro_rules! from_known {
         }
     )*};
 }
-from_known!(Mvn, Mixture, Banana, Funnel, StudentT, Ring, LogisticRegression);
+from_known!(
+    Mvn,
+    Mixture,
+    Banana,
+    Funnel,
+    StudentT,
+    Ring,
+    LogisticRegression
+);
 
 impl<F> From<kl_dist::FnDensity<F>> for Target
 where
@@ -188,8 +196,7 @@ impl LogDensity for Target {
         self.density().prob_batch(points, out);
     }
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
-        self.density()
-            .grad_log_prob_batch(points, log_prob, grad);
+        self.density().grad_log_prob_batch(points, log_prob, grad);
     }
     fn grad_log_prob_affine(
         &self,

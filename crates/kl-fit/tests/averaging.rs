@@ -28,14 +28,23 @@ fn the_averaged_variances_spread_a_fifth_as_much_as_the_last_iterates() {
             .run()
             .expect("the fit runs");
         let avg = fit.average().expect("a Monte Carlo fit is averaged");
-        assert!(avg.from_iteration >= 1000 && avg.to_iteration == 3000, "{avg:?}");
-        let se = avg.var_se.as_ref().expect("enough blocks for a standard error");
+        assert!(
+            avg.from_iteration >= 1000 && avg.to_iteration == 3000,
+            "{avg:?}"
+        );
+        let se = avg
+            .var_se
+            .as_ref()
+            .expect("enough blocks for a standard error");
         assert!(se.iter().all(|s| s.is_finite() && *s > 0.0));
         averaged.push(fit.q().covariance()[0]);
         last.push(fit.last_q().covariance()[0]);
     }
     let (a, l) = (sd(&averaged), sd(&last));
-    eprintln!("variance spread: averaged {a:.5}, last iterate {l:.5} (ratio {:.3})", a / l);
+    eprintln!(
+        "variance spread: averaged {a:.5}, last iterate {l:.5} (ratio {:.3})",
+        a / l
+    );
     assert!(a <= l / 5.0, "averaged spread {a}, last-iterate spread {l}");
 }
 
