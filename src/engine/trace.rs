@@ -49,6 +49,8 @@ pub struct Iteration {
     pub n_grad_evals: u64,
     /// Log-density-only evaluations of the target so far.
     pub n_density_evals: u64,
+    /// The step size of the update from this state (decayed by the `"auto"` schedule).
+    pub learning_rate: f64,
     /// The effective sample size 1/Σ w̄ᵢ² of the objective's importance weights at this step
     /// (forward-kl-is, renyi); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,6 +179,7 @@ impl Trace {
                 grad_norm: r.grad_norm,
                 n_grad_evals: r.n_grad_evals,
                 n_density_evals: r.n_density_evals,
+                learning_rate: r.learning_rate,
                 ess: r.ess,
                 kl_forward: r.kl_forward,
                 kl_reverse: r.kl_reverse,

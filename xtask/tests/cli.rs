@@ -536,7 +536,7 @@ fn an_unwritable_output_folder_is_an_error_and_leaves_nothing() {
         std::fs::read_to_string(&blocker).expect("the file is still there"),
         "not a folder"
     );
-    let left: Vec<PathBuf> = files_under(&s.0)
+    let left: Vec<PathBuf> = files_under(s.path())
         .into_iter()
         .filter(|p| p != &file && p != &blocker)
         .collect();
@@ -989,7 +989,7 @@ fn non_utf8_paths_are_errors_or_work_but_never_panic() {
     use std::os::unix::ffi::OsStrExt;
     let s = Scratch::new("utf8");
     // A missing FILE with a non-UTF-8 name: an error naming it (lossily), exit 1.
-    let mut bad = s.0.as_os_str().as_bytes().to_vec();
+    let mut bad = s.path().as_os_str().as_bytes().to_vec();
     bad.extend_from_slice(b"/\xff\xfe.toml");
     let bad = std::ffi::OsStr::from_bytes(&bad);
     let o = xtask(&[
@@ -1006,7 +1006,7 @@ fn non_utf8_paths_are_errors_or_work_but_never_panic() {
     );
     // An existing FILE with a non-UTF-8 name, and a non-UTF-8 --out: Linux allows both.
     std::fs::write(Path::new(bad), GAUSS).expect("write a non-UTF-8 file name");
-    let mut out = s.0.as_os_str().as_bytes().to_vec();
+    let mut out = s.path().as_os_str().as_bytes().to_vec();
     out.extend_from_slice(b"/out\xff");
     let out = std::ffi::OsStr::from_bytes(&out);
     let o = xtask(&["fit".as_ref(), bad, "--out".as_ref(), out]);
@@ -1135,7 +1135,7 @@ fn check_leaves_everything(tag: &str, toml: &str, args: &[&str], code: i32, expe
     let (s, file, out) = gauss_setup(tag);
     assert!(fit(&file, &out).status.success());
     std::fs::write(&file, toml).expect("the new experiment");
-    let before = tree(&s.0);
+    let before = tree(s.path());
     let args: Vec<String> = args
         .iter()
         .map(|a| {
@@ -1144,7 +1144,7 @@ fn check_leaves_everything(tag: &str, toml: &str, args: &[&str], code: i32, expe
         })
         .collect();
     let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    let o = xtask_in(&s.0, &args);
+    let o = xtask_in(s.path(), &args);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "{args:?}: {stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
@@ -1155,7 +1155,7 @@ fn check_leaves_everything(tag: &str, toml: &str, args: &[&str], code: i32, expe
         assert!(stderr.contains(e), "expected `{e}` in: {stderr}");
     }
     assert!(
-        tree(&s.0) == before,
+        tree(s.path()) == before,
         "{args:?} changed the folder: {stderr}"
     );
 }
@@ -1208,11 +1208,11 @@ fn a_failure_leaves_the_output_folder_exactly_as_it_was() {
         // Root ignores the mode; the cases above cover a failure after the folder exists.
         let _ = std::fs::remove_file(&probe);
     } else {
-        let before = tree(&s.0);
+        let before = tree(s.path());
         let o = fit(&file, &out);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{stderr}");
-        assert!(tree(&s.0) == before, "{stderr}");
+        assert!(tree(s.path()) == before, "{stderr}");
     }
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
 }
@@ -1224,7 +1224,7 @@ fn a_regular_file_at_the_output_folder_is_refused_after_the_fit_and_kept() {
     let (s, file, out) = gauss_setup("file-dest");
     std::fs::create_dir_all(&out).expect("out");
     std::fs::write(out.join("cli-gauss"), "mine").expect("a file where the folder goes");
-    let before = tree(&s.0);
+    let before = tree(s.path());
     let o = fit(&file, &out);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
@@ -1233,7 +1233,7 @@ fn a_regular_file_at_the_output_folder_is_refused_after_the_fit_and_kept() {
             && stderr.contains(&out.join("cli-gauss").display().to_string()),
         "{stderr}"
     );
-    assert!(tree(&s.0) == before, "the folder changed: {stderr}");
+    assert!(tree(s.path()) == before, "the folder changed: {stderr}");
 }
 
 #[test]
@@ -1296,7 +1296,7 @@ fn fifos_devices_and_oversized_files_are_refused_quickly() {
     let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(st.success());
     let out = s.path().join("out");
-    for file in [fifo.as_path(), Path::new("/dev/zero"), s.0.as_path()] {
+    for file in [fifo.as_path(), Path::new("/dev/zero"), s.path()] {
         let o = fit_within(file, &out, 10);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{stderr}");
@@ -1367,7 +1367,7 @@ fn a_parse_error_quotes_only_a_short_prefix() {
         }
         let o = fit(&file, &s.path().join("out"));
         let stderr = String::from_utf8_lossy(&o.stderr);
-        let message = stderr.replace(&s.0.display().to_string(), "");
+        let message = stderr.replace(&s.path().display().to_string(), "");
         assert!(
             message.chars().count() < 300,
             "{} characters: {}…",

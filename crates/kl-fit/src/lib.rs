@@ -83,8 +83,8 @@ pub use kl_grad::{Estimator, Family};
 pub use record::{Average, MAX_RECORD_VALUES, MAX_RECORDS, Record, model, record_capacity};
 pub use result::{Diagnosis, FitResult, RateCandidate, RateSearch, Termination};
 pub use rules::{
-    ADAPT_ITERS, AUTO_RATES, BLOWUP_FACTOR, ConvergenceRule, DIVERGENCE_FACTOR, blowup_threshold,
-    first_blowup,
+    ADAPT_ITERS, AUTO_RATES, BLOWUP_FACTOR, ConvergenceRule, DIVERGENCE_FACTOR, MAX_DECAYS,
+    PLATEAU_DECAY, PLATEAU_PATIENCE, PLATEAU_WINDOW, blowup_threshold, first_blowup,
 };
 pub use run::diagnose;
 pub use spec::{Diagnostics, Init, ObjectiveKind, Optimizer, StepSize, Stopping};

@@ -31,6 +31,8 @@ pub struct Record {
     pub n_grad_evals: u64,
     /// Log densities of the target alone evaluated so far.
     pub n_density_evals: u64,
+    /// The step size of the update from this state (the `Auto` schedule decays it).
+    pub learning_rate: f64,
     /// The effective sample size of the objective's importance weights (forward-kl-is, renyi).
     pub ess: Option<f64>,
     /// D(p‖q), where the fit computes the exact KL (a workspace target that has it).
@@ -126,6 +128,7 @@ pub(crate) struct StepState<'a> {
     pub n_grad_evals: u64,
     pub n_density_evals: u64,
     pub ess: Option<f64>,
+    pub learning_rate: f64,
 }
 
 /// Keeps every `stride`-th state and the last; when more than the capacity are kept, the stride
@@ -167,6 +170,7 @@ impl Recorder {
             grad_norm: s.grad_norm,
             n_grad_evals: s.n_grad_evals,
             n_density_evals: s.n_density_evals,
+            learning_rate: s.learning_rate,
             ess: s.ess,
             kl_forward: None,
             kl_reverse: None,

@@ -92,6 +92,8 @@ pub struct FitResult {
     pub(crate) n_grad_evals: u64,
     pub(crate) n_density_evals: u64,
     pub(crate) n_iters: usize,
+    pub(crate) final_learning_rate: f64,
+    pub(crate) n_decays: u32,
 }
 
 impl FitResult {
@@ -137,6 +139,17 @@ impl FitResult {
     /// The step size used (the chosen one, for `StepSize::Auto`).
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate
+    }
+
+    /// The step size at the end (below [`FitResult::learning_rate`] after the `Auto`
+    /// schedule's decays).
+    pub fn final_learning_rate(&self) -> f64 {
+        self.final_learning_rate
+    }
+
+    /// How many times the `Auto` schedule decayed the step.
+    pub fn n_decays(&self) -> u32 {
+        self.n_decays
     }
 
     /// The `StepSize::Auto` search, when there was one.

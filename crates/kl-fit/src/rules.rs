@@ -68,6 +68,92 @@ impl BlowupWatch {
     }
 }
 
+/// Iterations per window of the `Auto` step-size schedule ([`Plateau`]), at least: a fit of
+/// `max_iters` uses windows of `max_iters / 50` iterations when that is longer (slow progress
+/// is then still seen above the noise), at most 500.
+pub const PLATEAU_WINDOW: usize = 50;
+
+/// The factor the `Auto` schedule multiplies the step size by at a plateau.
+pub const PLATEAU_DECAY: f64 = 0.5;
+
+/// The most times the `Auto` schedule halves the step (down to 1/1024 of the chosen one).
+pub const MAX_DECAYS: u32 = 10;
+
+/// Windows without a significant improvement on the best window before the `Auto` schedule
+/// decays the step.
+pub const PLATEAU_PATIENCE: u32 = 3;
+
+/// The `Auto` schedule after the search: Adam (or SGD) with a **decay on plateau** (PyTorch's
+/// `ReduceLROnPlateau`, with a noise-aware threshold). The loss is averaged over windows of
+/// [`PLATEAU_WINDOW`] iterations; a window improves when its mean is below the best window's by
+/// more than one standard error of the difference (each window's from the spread of its own
+/// losses). After [`PLATEAU_PATIENCE`] windows without an improvement the fit has stopped
+/// descending at this step and only rattles around the optimum: the step is multiplied by
+/// [`PLATEAU_DECAY`] (at most [`MAX_DECAYS`] times) and the best is re-based on the current
+/// window. A fit still descending keeps its step; one rattling settles, and the iterate average
+/// over the final window then sits at the optimum.
+#[derive(Debug)]
+pub(crate) struct Plateau {
+    window: usize,
+    sum: f64,
+    sum_sq: f64,
+    len: usize,
+    best: Option<(f64, f64)>,
+    bad: u32,
+    decays: u32,
+}
+
+impl Plateau {
+    pub(crate) fn new(max_iters: usize) -> Plateau {
+        Plateau {
+            window: (max_iters / 50).clamp(PLATEAU_WINDOW, 500),
+            sum: 0.0,
+            sum_sq: 0.0,
+            len: 0,
+            best: None,
+            bad: 0,
+            decays: 0,
+        }
+    }
+
+    /// The number of decays so far.
+    pub(crate) fn decays(&self) -> u32 {
+        self.decays
+    }
+
+    /// Adds one loss; `true` when the step is to be decayed now.
+    pub(crate) fn push(&mut self, loss: f64) -> bool {
+        self.sum += loss;
+        self.sum_sq += loss * loss;
+        self.len += 1;
+        if self.len < self.window {
+            return false;
+        }
+        let n = self.len as f64;
+        let mean = self.sum / n;
+        let var = ((self.sum_sq - n * mean * mean) / (n - 1.0)).max(0.0);
+        let se = (var / n).sqrt();
+        (self.sum, self.sum_sq, self.len) = (0.0, 0.0, 0);
+        let Some((best_mean, best_se)) = self.best else {
+            self.best = Some((mean, se));
+            return false;
+        };
+        if best_mean - mean > (best_se * best_se + se * se).sqrt() {
+            self.best = Some((mean, se));
+            self.bad = 0;
+            return false;
+        }
+        self.bad += 1;
+        if self.bad < PLATEAU_PATIENCE || self.decays >= MAX_DECAYS {
+            return false;
+        }
+        self.decays += 1;
+        self.bad = 0;
+        self.best = Some((mean, se));
+        true
+    }
+}
+
 /// Relative changes kept by [`StanRule`].
 const RULE_HISTORY: usize = 10;
 

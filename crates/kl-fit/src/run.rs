@@ -16,7 +16,8 @@ use rand_pcg::Pcg64;
 
 use crate::exact_kl::ExactKl;
 use crate::record::{Recorder, StepState, TailAverager, q_of};
-use crate::rules::{ADAPT_ITERS, AUTO_RATES, BlowupWatch, DIVERGENCE_FACTOR, StanRule};
+use crate::rules::{ADAPT_ITERS, AUTO_RATES, BlowupWatch, DIVERGENCE_FACTOR, Plateau, StanRule};
+use crate::spec::Scheduled;
 use crate::target::{Counted, Counts};
 use crate::{
     ConvergenceRule, Diagnosis, Error, Fit, FitResult, Init, ObjectiveKind, Progress,
@@ -327,6 +328,8 @@ fn run_loop(
     stopping: Option<crate::Stopping>,
     rng: &mut Pcg64,
     counts: &Counts,
+    settled: &Cell<bool>,
+    rate: &Cell<f64>,
     on_step: &mut dyn FnMut(&StepState<'_>) -> ControlFlow<()>,
 ) -> Result<LoopEnd, Error> {
     let stochastic = objective.is_stochastic();
@@ -359,10 +362,12 @@ fn run_loop(
                 n_grad_evals: counts.grad(),
                 n_density_evals: counts.density(),
                 ess: ess.get(),
+                learning_rate: rate.get(),
             };
             let flow = on_step(&state);
             if let Some(rule) = &mut rule
                 && let Some(which) = rule.push(step.loss)
+                && settled.get()
             {
                 converged = Some((step.iteration, which));
                 return ControlFlow::Break(());
@@ -394,18 +399,24 @@ fn search_rate(
         let mut rng = Pcg64::seed_from_u64(seed);
         let score = (|| -> Option<f64> {
             let mut objective = make_objective(&mut rng).ok()?;
-            let mut opt = fit.optimizer.build(rate).ok()?;
+            let cell = Cell::new(rate);
+            let mut opt = Scheduled {
+                rule: fit.optimizer.build(rate).ok()?,
+                rate: &cell,
+            };
             let mut watch = BlowupWatch::default();
             let mut tail = std::collections::VecDeque::with_capacity(10);
             run_loop(
                 objective.as_mut(),
-                opt.as_mut(),
+                &mut opt,
                 theta0,
                 adapt_iters,
                 limit,
                 None,
                 &mut rng,
                 counts,
+                &Cell::new(true),
+                &cell,
                 &mut |s| {
                     watch.push(s.iteration, s.loss);
                     if tail.len() == 10 {
@@ -613,11 +624,24 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
         }
     };
     let mut objective = build_objective(&fit, target.as_ref(), &p_samples, d, &mut rng)?;
-    let mut optimizer = fit.optimizer.build(rate)?;
+    let rate_cell = Cell::new(rate);
+    let mut optimizer = Scheduled {
+        rule: fit.optimizer.build(rate)?,
+        rate: &rate_cell,
+    };
+    // The `Auto` schedule: decay on plateau; Stan's rule may stop the fit only once the step has
+    // decayed (the objective it judges has settled). A fixed step is constant, the rule free.
+    let mut plateau = search.is_some().then(|| Plateau::new(fit.max_iters));
+    let settled = Cell::new(plateau.is_none());
     let stochastic = objective.is_stochastic();
     let mut recorder = Recorder::new(fit.family, theta0.len());
-    let mut averager = stochastic
-        .then(|| TailAverager::new(fit.family, d, average_stride(fit.family, d, fit.n_samples)));
+    // The average: of the final half of the run for a fixed step; under the `Auto` schedule of
+    // the final half of the settled phase, which begins at the first decay (before it the fit
+    // is still descending and an average would lag behind; a fit that never settles returns its
+    // last iterate).
+    let new_averager =
+        || TailAverager::new(fit.family, d, average_stride(fit.family, d, fit.n_samples));
+    let mut averager = (stochastic && plateau.is_none()).then(new_averager);
     let mut losses = BlowupWatch::default();
     let mut interrupted = None;
     let family = fit.family;
@@ -625,15 +649,26 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     let observer = &mut fit.observer;
     let end = run_loop(
         objective.as_mut(),
-        optimizer.as_mut(),
+        &mut optimizer,
         &theta0,
         max_iters,
         limit,
         fit.stopping,
         &mut rng,
         &counts,
+        &settled,
+        &rate_cell,
         &mut |s| {
             recorder.push(s);
+            if let Some(p) = plateau.as_mut()
+                && p.push(s.loss)
+            {
+                rate_cell.set(rate_cell.get() * crate::rules::PLATEAU_DECAY);
+                settled.set(true);
+                if stochastic && averager.is_none() {
+                    averager = Some(new_averager());
+                }
+            }
             if let Some(a) = averager.as_mut() {
                 a.push(s.iteration, s.theta);
             }
@@ -739,5 +774,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
         n_grad_evals: counts.grad(),
         n_density_evals: counts.density(),
         n_iters: end.steps.saturating_sub(1),
+        final_learning_rate: rate_cell.get(),
+        n_decays: plateau.as_ref().map_or(0, Plateau::decays),
     })
 }

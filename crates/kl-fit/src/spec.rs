@@ -153,16 +153,68 @@ impl Optimizer {
     }
 
     /// The update rule itself, with step size `rate`.
-    pub(crate) fn build(&self, rate: f64) -> Result<Box<dyn kl_opt::Optimizer>, crate::Error> {
+    pub(crate) fn build(&self, rate: f64) -> Result<Rule, crate::Error> {
         let e = crate::Error::Optimizer;
         Ok(match *self {
             Optimizer::Sgd { momentum, .. } => {
-                Box::new(kl_opt::Sgd::try_new(rate, momentum).map_err(e)?)
+                Rule::Sgd(kl_opt::Sgd::try_new(rate, momentum).map_err(e)?)
             }
             Optimizer::Adam {
                 beta1, beta2, eps, ..
-            } => Box::new(kl_opt::Adam::try_new(rate, beta1, beta2, eps).map_err(e)?),
+            } => Rule::Adam(kl_opt::Adam::try_new(rate, beta1, beta2, eps).map_err(e)?),
         })
+    }
+}
+
+/// The built update rule; its step size can change between steps (the `Auto` schedule).
+#[derive(Debug, Clone)]
+pub(crate) enum Rule {
+    Sgd(kl_opt::Sgd),
+    Adam(kl_opt::Adam),
+}
+
+impl Rule {
+    fn set_learning_rate(&mut self, rate: f64) {
+        // Rates come from a checked rate times a positive factor: valid by construction.
+        let _ = match self {
+            Rule::Sgd(o) => o.set_learning_rate(rate),
+            Rule::Adam(o) => o.set_learning_rate(rate),
+        };
+    }
+}
+
+/// A [`Rule`] whose step size is read from a shared cell before every step.
+pub(crate) struct Scheduled<'c> {
+    pub(crate) rule: Rule,
+    pub(crate) rate: &'c std::cell::Cell<f64>,
+}
+
+impl kl_opt::Optimizer for Scheduled<'_> {
+    fn step(&mut self, theta: &mut [f64], grad: &[f64]) {
+        let r = self.rate.get();
+        let current = match &self.rule {
+            Rule::Sgd(o) => o.learning_rate(),
+            Rule::Adam(o) => o.learning_rate(),
+        };
+        if r != current {
+            self.rule.set_learning_rate(r);
+        }
+        match &mut self.rule {
+            Rule::Sgd(o) => o.step(theta, grad),
+            Rule::Adam(o) => o.step(theta, grad),
+        }
+    }
+    fn reset(&mut self) {
+        match &mut self.rule {
+            Rule::Sgd(o) => o.reset(),
+            Rule::Adam(o) => o.reset(),
+        }
+    }
+    fn name(&self) -> &'static str {
+        match &self.rule {
+            Rule::Sgd(o) => o.name(),
+            Rule::Adam(o) => o.name(),
+        }
     }
 }
 

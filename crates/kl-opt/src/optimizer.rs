@@ -133,6 +133,17 @@ impl Sgd {
         self.learning_rate
     }
 
+    /// Changes the learning rate for the next steps, keeping the state (a step-size schedule).
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] if `learning_rate` is not positive and finite (the
+    /// rate is then unchanged).
+    pub fn set_learning_rate(&mut self, learning_rate: f64) -> Result<(), Error> {
+        check_positive_finite("learning_rate", learning_rate)?;
+        self.learning_rate = learning_rate;
+        Ok(())
+    }
+
     /// The momentum μ (0 means none).
     pub fn momentum(&self) -> f64 {
         self.momentum
@@ -272,6 +283,17 @@ impl Adam {
     /// The learning rate.
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate
+    }
+
+    /// Changes the learning rate for the next steps, keeping the state (a step-size schedule).
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperparameter`] if `learning_rate` is not positive and finite (the
+    /// rate is then unchanged).
+    pub fn set_learning_rate(&mut self, learning_rate: f64) -> Result<(), Error> {
+        check_positive_finite("learning_rate", learning_rate)?;
+        self.learning_rate = learning_rate;
+        Ok(())
     }
 
     /// β₁, the decay rate of the first-moment estimate.
