@@ -134,7 +134,8 @@ fn initial_theta(fit: &Fit<'_>, d: usize, rng: &mut Pcg64) -> Result<Vec<f64>, E
             }
             check_len("init.mean", mean, d)?;
             check_len("init.sd", sd, d)?;
-            if let Some(i) = sd.iter().position(|s| !(*s > 0.0)) {
+            // Finite already (check_len): only the sign is left.
+            if let Some(i) = sd.iter().position(|s| *s <= 0.0) {
                 return Err(Error::setting(
                     "init.sd",
                     format!("entry {i} is not positive"),
@@ -379,6 +380,9 @@ fn run_loop(
     Ok(LoopEnd { steps, converged })
 }
 
+/// Builds a fresh objective with its draws from the given generator.
+type MakeObjective<'a> = dyn FnMut(&mut Pcg64) -> Result<Box<dyn Objective>, Error> + 'a;
+
 /// Stan ADVI's step-size search: from θ₀, a short adaptation run with each candidate of
 /// [`AUTO_RATES`] in turn (its own RNG stream, so the fit's draws do not depend on it); the score
 /// is the mean loss over the run's last 10 iterations; a run that diverges, blows up or errs
@@ -386,7 +390,7 @@ fn run_loop(
 /// scores worse than the best so far after one that scored.
 fn search_rate(
     fit: &Fit<'_>,
-    make_objective: &mut dyn FnMut(&mut Pcg64) -> Result<Box<dyn Objective>, Error>,
+    make_objective: &mut MakeObjective<'_>,
     theta0: &[f64],
     limit: f64,
     counts: &Counts,
