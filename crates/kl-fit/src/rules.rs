@@ -68,7 +68,7 @@ impl BlowupWatch {
     }
 }
 
-/// Iterations per window of the `Auto` step-size schedule ([`Plateau`]), at least: a fit of
+/// Iterations per window of the `Auto` step-size schedule (decay on plateau), at least: a fit of
 /// `max_iters` uses windows of `max_iters / 50` iterations when that is longer (slow progress
 /// is then still seen above the noise), at most 500.
 pub const PLATEAU_WINDOW: usize = 50;
