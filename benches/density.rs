@@ -1,10 +1,12 @@
-//! Batch `log_prob` of `Mvn` and `Mixture` (d = 2 and d = 16) and the notebook's 128 × 128 density
-//! grid of its 2-component mixture.
+//! Batch `log_prob` of `Mvn` and `Mixture` (d = 2 and d = 16), the notebook's 128 × 128 density
+//! grid of its 2-component mixture, and the logistic regression posterior's batch score on the
+//! breast cancer data next to faer's GEMMs of the same shapes.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kl_dist::{LogDensity, Sample, density_grid};
+use kl_dist::dense::{gemm, set_threads};
+use kl_dist::{LogDensity, LogisticOptions, LogisticRegression, Sample, density_grid};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
@@ -70,5 +72,76 @@ fn grid(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, log_prob, grad_log_prob, grid);
+/// The breast cancer posterior of `experiments/logistic-*.toml` (30 standardized features and an
+/// intercept, prior N(0, 2.5²)), read from `data/breast_cancer.csv` (header, then the features and
+/// the 0/1 label `benign` last).
+fn breast_cancer() -> LogisticRegression {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/breast_cancer.csv");
+    let text = std::fs::read_to_string(path).expect("data/breast_cancer.csv");
+    let mut lines = text.lines();
+    let k = lines.next().expect("header").split(',').count() - 1;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|s| s.trim().parse().expect("a number"))
+            .collect();
+        x.extend_from_slice(&v[..k]);
+        y.push(v[k]);
+    }
+    let options = LogisticOptions {
+        prior_scale: 2.5,
+        ..LogisticOptions::default()
+    };
+    LogisticRegression::new(&x, k, &y, options).expect("valid data")
+}
+
+/// The logistic regression posterior (d = 31, N = 569 rows): `grad_log_prob_batch` of n draws
+/// (with the default threads and on one thread) and, for the ratio, faer's GEMMs of its two
+/// products on one thread: η = B Xᵀ (n × d times d × N) and R X (n × N times N × d).
+fn logistic(c: &mut Criterion) {
+    let post = breast_cancer();
+    let (d, rows) = (post.dim(), post.n_rows());
+    let x = post.design();
+    let laplace = post.laplace().expect("Newton converges");
+    let mut xt = vec![0.0; d * rows];
+    for (j, row) in x.chunks_exact(d).enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            xt[i * rows + j] = *v;
+        }
+    }
+    let mut g = c.benchmark_group("logistic");
+    for n in [50, 200, 1000] {
+        g.throughput(Throughput::Elements(n as u64));
+        // Draws of the Laplace approximation, where a fit's q puts them.
+        let mut pts = vec![0.0; n * d];
+        laplace.sample(&mut Pcg64::seed_from_u64(11), &mut pts);
+        let (mut lp, mut grad) = (vec![0.0; n], vec![0.0; n * d]);
+        g.bench_function(format!("grad_log_prob_batch/n{n}"), |b| {
+            b.iter(|| post.grad_log_prob_batch(black_box(&pts), &mut lp, &mut grad));
+        });
+        set_threads(1);
+        g.bench_function(format!("grad_log_prob_batch-1thread/n{n}"), |b| {
+            b.iter(|| post.grad_log_prob_batch(black_box(&pts), &mut lp, &mut grad));
+        });
+        set_threads(0);
+        let mut eta = vec![0.0; n * rows];
+        g.bench_function(format!("gemm-eta/n{n}"), |b| {
+            b.iter(|| gemm(&mut eta, false, black_box(&pts), &xt, n, d, rows));
+        });
+        let r: Vec<f64> = eta.iter().map(|e| 0.5 - 0.1 * e).collect();
+        g.bench_function(format!("gemm-score/n{n}"), |b| {
+            b.iter(|| gemm(&mut grad, false, black_box(&r), x, n, rows, d));
+        });
+        g.bench_function(format!("gemm-both/n{n}"), |b| {
+            b.iter(|| {
+                gemm(&mut eta, false, black_box(&pts), &xt, n, d, rows);
+                gemm(&mut grad, false, &eta, x, n, rows, d);
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, log_prob, grad_log_prob, grid, logistic);
 criterion_main!(benches);

@@ -2,6 +2,7 @@
 //! hand-computed standardization, and scipy/numpy reference values on an excerpt of the breast
 //! cancer data (`fixtures/logistic_reference.py` wrote both fixtures).
 
+use kl_dist::dense::set_threads;
 use kl_dist::{AnyDensity, Error, LogDensity, LogisticOptions, LogisticRegression};
 use kl_testkit::{assert_close, check_gradient, config, vector};
 use proptest::prelude::*;
@@ -261,17 +262,20 @@ fn separable_data_still_converge_thanks_to_the_prior() {
 }
 
 #[test]
-fn batch_methods_equal_the_per_point_methods() {
-    // dim 6 (stack scratch) and dim 21 (heap scratch); m = 1000 at dim 6 also splits over threads.
+fn batch_methods_match_the_per_point_methods() {
+    // Chunks of 32 points (m = 1, 31, 32, 33, 100, 1000) and blocks of ≤ 256 rows (n = 200: one
+    // block; 300 and 600: two and three); m = 1000 at dim 6 also splits over threads.
     for (n, k, m) in [
         (200, 5, 1),
-        (200, 5, 15),
-        (200, 5, 16),
-        (200, 5, 17),
+        (200, 5, 31),
+        (200, 5, 32),
+        (200, 5, 33),
         (200, 5, 100),
         (200, 5, 1000),
         (50, 20, 3),
         (50, 20, 40),
+        (300, 5, 33),
+        (600, 8, 70),
     ] {
         let (x, y) = synthetic(n, k, 7);
         let post = LogisticRegression::new(&x, k, &y, options(1.5)).expect("valid");
@@ -283,19 +287,46 @@ fn batch_methods_equal_the_per_point_methods() {
         let (mut lp, mut lp2, mut g) = (vec![0.0; m], vec![0.0; m], vec![0.0; m * d]);
         post.log_prob_batch(&pts, &mut lp);
         post.grad_log_prob_batch(&pts, &mut lp2, &mut g);
+        // The two batch methods run the same value loop on the same GEMM: the same bits.
+        assert_eq!(&lp[..], &lp2[..], "log_prob_batch vs grad's value, m = {m}");
         let mut gk = vec![0.0; d];
         for (k, b) in pts.chunks_exact(d).enumerate() {
             let l = post.grad_log_prob(b, &mut gk);
-            // Same operations in the same order: equal bit for bit.
-            assert_eq!(lp[k], post.log_prob(b), "log_prob_batch, m = {m}");
-            assert_eq!(lp2[k], l, "grad_log_prob_batch value, m = {m}");
-            assert_eq!(
-                &g[k * d..k * d + d],
-                &gk[..],
-                "grad_log_prob_batch, m = {m}"
-            );
+            // The GEMM sums in its own order (and with FMAs): equal to rounding, not bit for bit.
+            assert_close(lp[k], post.log_prob(b), 1e-12, "log_prob_batch");
+            assert_close(lp2[k], l, 1e-12, "grad_log_prob_batch value");
+            for (i, (gb, gp)) in g[k * d..k * d + d].iter().zip(&gk).enumerate() {
+                assert_close(
+                    *gb,
+                    *gp,
+                    1e-12,
+                    &format!("grad_log_prob_batch[{i}], m = {m}"),
+                );
+            }
         }
     }
+}
+
+#[test]
+fn batch_methods_give_the_same_bits_for_one_and_two_threads() {
+    // 600 rows × dim 9 × 500 points is above the threading threshold: two runs of chunks.
+    let (x, y) = synthetic(600, 8, 3);
+    let post = LogisticRegression::new(&x, 8, &y, options(2.0)).expect("valid");
+    let (d, m) = (post.dim(), 500);
+    let mut rng = Pcg64::seed_from_u64(5);
+    let pts: Vec<f64> = (0..m * d)
+        .map(|_| rng.sample(rand_distr::StandardNormal))
+        .collect();
+    let run = |t: usize| {
+        set_threads(t);
+        let (mut lp, mut lpg, mut g) = (vec![0.0; m], vec![0.0; m], vec![0.0; m * d]);
+        post.log_prob_batch(&pts, &mut lp);
+        post.grad_log_prob_batch(&pts, &mut lpg, &mut g);
+        set_threads(0);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        (bits(&lp), bits(&lpg), bits(&g))
+    };
+    assert!(run(1) == run(2), "1 and 2 threads give different bits");
 }
 
 #[test]
@@ -315,6 +346,11 @@ fn log_density_is_stable_for_huge_linear_predictors() {
     assert_close(lp, -1e4 - 5e7, 1e-15, "log p̃");
     // Gradient: (1 − 1)·1 + (1 − 0)·(−1) − 1e4.
     assert_close(g[0], -1.0 - 1e4, 1e-15, "score");
+    // The batch path (GEMM, one `ln` of a product per block) is as stable.
+    let (mut lb, mut gb) = ([0.0], [0.0]);
+    post.grad_log_prob_batch(&[1e4], &mut lb, &mut gb);
+    assert_close(lb[0], -1e4 - 5e7, 1e-15, "batch log p̃");
+    assert_close(gb[0], -1.0 - 1e4, 1e-15, "batch score");
 }
 
 #[test]
