@@ -68,10 +68,20 @@ impl BlowupWatch {
     }
 }
 
-/// Iterations per window of the `Auto` step-size schedule (decay on plateau), at least: a fit of
-/// `max_iters` uses windows of `max_iters / 50` iterations when that is longer (slow progress
-/// is then still seen above the noise), at most 500.
+/// Iterations of the `Auto` schedule's first window, and the fewest of any window.
 pub const PLATEAU_WINDOW: usize = 50;
+
+/// The most iterations of one window of the `Auto` schedule.
+pub const MAX_PLATEAU_WINDOW: usize = 1000;
+
+/// The standard error (in the loss's units, nats for the KL objectives) a window's mean loss
+/// should have: each window is long enough for it, given the loss's noise in the window before
+/// (within [`PLATEAU_WINDOW`]..=[`MAX_PLATEAU_WINDOW`]).
+pub const PLATEAU_SE: f64 = 0.02;
+
+/// The most times longer than the noise asks for the `Auto` schedule's windows grow while a
+/// halved step shows no improvement, before the fit counts as settled.
+pub const MAX_WINDOW_SCALE: usize = 4;
 
 /// The factor the `Auto` schedule multiplies the step size by at a plateau.
 pub const PLATEAU_DECAY: f64 = 0.5;
@@ -81,38 +91,62 @@ pub const MAX_DECAYS: u32 = 10;
 
 /// Windows without a significant improvement on the best window before the `Auto` schedule
 /// decays the step.
-pub const PLATEAU_PATIENCE: u32 = 3;
+pub const PLATEAU_PATIENCE: u32 = 2;
+
+/// What the `Auto` schedule asks of the loop after a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Schedule {
+    /// Go on at this step.
+    Keep,
+    /// Multiply the step by [`PLATEAU_DECAY`].
+    Decay,
+    /// The fit has settled: stop ([`ConvergenceRule::Settled`]).
+    Settled,
+}
 
 /// The `Auto` schedule after the search: Adam (or SGD) with a **decay on plateau** (PyTorch's
-/// `ReduceLROnPlateau`, with a noise-aware threshold). The loss is averaged over windows of
-/// [`PLATEAU_WINDOW`] iterations; a window improves when its mean is below the best window's by
-/// more than one standard error of the difference (each window's from the spread of its own
-/// losses). After [`PLATEAU_PATIENCE`] windows without an improvement the fit has stopped
-/// descending at this step and only rattles around the optimum: the step is multiplied by
-/// [`PLATEAU_DECAY`] (at most [`MAX_DECAYS`] times) and the best is re-based on the current
-/// window. A fit still descending keeps its step; one rattling settles, and the iterate average
-/// over the final window then sits at the optimum.
+/// `ReduceLROnPlateau`, with a noise-aware threshold) that also says when the fit has settled.
+/// The loss is averaged over windows; each window is long enough for its mean to have a
+/// standard error of about [`PLATEAU_SE`] given the noise of the window before (the variance
+/// from successive differences, which a falling trend hardly inflates), within
+/// [`PLATEAU_WINDOW`]..=[`MAX_PLATEAU_WINDOW`] iterations — so the schedule does not depend on
+/// the iteration budget, and a noisy fit (few draws) is judged over longer windows than a quiet
+/// one. A window improves when its mean is below the best window's by more than one standard
+/// error of the difference. After [`PLATEAU_PATIENCE`] windows without an improvement the fit
+/// has stopped descending at this step and only rattles around the optimum: the step is
+/// multiplied by [`PLATEAU_DECAY`] and the best is re-based on the current window. When a whole
+/// step level passes without one improvement — halving the step no longer lowers the loss by a
+/// standard error — or [`MAX_DECAYS`] halvings are spent, the fit has **settled**: the rattle
+/// is below the noise, and the average of the settled phase is the answer.
 #[derive(Debug)]
 pub(crate) struct Plateau {
     window: usize,
     sum: f64,
     sum_sq: f64,
+    sum_diff_sq: f64,
+    previous: Option<f64>,
     len: usize,
     best: Option<(f64, f64)>,
     bad: u32,
     decays: u32,
+    improved_at_this_step: bool,
+    scale: usize,
 }
 
 impl Plateau {
-    pub(crate) fn new(max_iters: usize) -> Plateau {
+    pub(crate) fn new() -> Plateau {
         Plateau {
-            window: (max_iters / 50).clamp(PLATEAU_WINDOW, 500),
+            window: PLATEAU_WINDOW,
             sum: 0.0,
             sum_sq: 0.0,
+            sum_diff_sq: 0.0,
+            previous: None,
             len: 0,
             best: None,
             bad: 0,
             decays: 0,
+            improved_at_this_step: false,
+            scale: 1,
         }
     }
 
@@ -121,36 +155,61 @@ impl Plateau {
         self.decays
     }
 
-    /// Adds one loss; `true` when the step is to be decayed now.
-    pub(crate) fn push(&mut self, loss: f64) -> bool {
+    /// Adds one loss.
+    pub(crate) fn push(&mut self, loss: f64) -> Schedule {
+        if let Some(prev) = self.previous.replace(loss) {
+            self.sum_diff_sq += (loss - prev) * (loss - prev);
+        }
         self.sum += loss;
         self.sum_sq += loss * loss;
         self.len += 1;
         if self.len < self.window {
-            return false;
+            return Schedule::Keep;
         }
         let n = self.len as f64;
         let mean = self.sum / n;
         let var = ((self.sum_sq - n * mean * mean) / (n - 1.0)).max(0.0);
         let se = (var / n).sqrt();
-        (self.sum, self.sum_sq, self.len) = (0.0, 0.0, 0);
+        // The noise from successive differences (the window's first difference reaches into
+        // the window before; n of them in all but the first window).
+        let noise = self.sum_diff_sq / (2.0 * n);
+        let next = (noise / (PLATEAU_SE * PLATEAU_SE)).ceil();
+        let window = if next.is_finite() {
+            (next as usize).clamp(PLATEAU_WINDOW, MAX_PLATEAU_WINDOW)
+        } else {
+            MAX_PLATEAU_WINDOW
+        };
+        self.window = window * self.scale;
+        (self.sum, self.sum_sq, self.sum_diff_sq, self.len) = (0.0, 0.0, 0.0, 0);
         let Some((best_mean, best_se)) = self.best else {
             self.best = Some((mean, se));
-            return false;
+            return Schedule::Keep;
         };
         if best_mean - mean > (best_se * best_se + se * se).sqrt() {
             self.best = Some((mean, se));
             self.bad = 0;
-            return false;
+            self.improved_at_this_step = true;
+            return Schedule::Keep;
         }
         self.bad += 1;
-        if self.bad < PLATEAU_PATIENCE || self.decays >= MAX_DECAYS {
-            return false;
+        if self.bad < PLATEAU_PATIENCE {
+            return Schedule::Keep;
+        }
+        if self.decays > 0 && !self.improved_at_this_step && self.scale < MAX_WINDOW_SCALE {
+            // No improvement at this step yet: slow progress beneath the noise of short
+            // windows looks the same as a settled rattle, so look again over longer ones.
+            self.scale *= 2;
+            self.bad = 0;
+            return Schedule::Keep;
+        }
+        if (self.decays > 0 && !self.improved_at_this_step) || self.decays >= MAX_DECAYS {
+            return Schedule::Settled;
         }
         self.decays += 1;
         self.bad = 0;
+        self.improved_at_this_step = false;
         self.best = Some((mean, se));
-        true
+        Schedule::Decay
     }
 }
 
@@ -225,6 +284,8 @@ pub enum ConvergenceRule {
     Mean,
     /// Their median.
     Median,
+    /// The `Auto` step-size schedule settled: halving the step no longer lowered the loss.
+    Settled,
 }
 
 impl ConvergenceRule {
@@ -233,6 +294,7 @@ impl ConvergenceRule {
         match self {
             ConvergenceRule::Mean => "mean",
             ConvergenceRule::Median => "median",
+            ConvergenceRule::Settled => "settled",
         }
     }
 }
@@ -255,6 +317,61 @@ mod tests {
             w.push(k, v);
         }
         assert_eq!(w.hit(), Some((2, 2.07, 27.7)));
+    }
+
+    /// Deterministic noise of variance 1: a xorshift's uniforms, scaled (√12 · (u − ½)).
+    fn noise(state: &mut u64) -> f64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        ((*state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 12f64.sqrt()
+    }
+
+    #[test]
+    fn the_plateau_windows_follow_the_noise() {
+        // σ = 0.2: a window of (0.2 / PLATEAU_SE)² = 100 iterations after the first one of 50.
+        let mut p = Plateau::new();
+        let mut rng = 7u64;
+        for _ in 0..PLATEAU_WINDOW {
+            p.push(1.0 + 0.2 * noise(&mut rng));
+        }
+        assert!((90..=110).contains(&p.window), "window {}", p.window);
+        // A noiseless loss: the shortest window; a very noisy one: the longest.
+        let mut p = Plateau::new();
+        (0..PLATEAU_WINDOW).for_each(|_| _ = p.push(1.0));
+        assert_eq!(p.window, PLATEAU_WINDOW);
+        let mut p = Plateau::new();
+        (0..PLATEAU_WINDOW).for_each(|_| _ = p.push(1.0 + 50.0 * noise(&mut rng)));
+        assert_eq!(p.window, MAX_PLATEAU_WINDOW);
+    }
+
+    #[test]
+    fn a_flat_noisy_loss_decays_once_then_settles() {
+        // Noise about a constant: no window improves, so the step is halved after the patience
+        // and, when a whole level (its windows lengthened up to MAX_WINDOW_SCALE times) shows
+        // no improvement either, the fit has settled.
+        let mut p = Plateau::new();
+        let mut rng = 11u64;
+        let events: Vec<(usize, Schedule)> = (0..200_000)
+            .map(|k| (k, p.push(0.5 + 0.1 * noise(&mut rng))))
+            .filter(|(_, s)| *s != Schedule::Keep)
+            .take(2)
+            .collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0].1, Schedule::Decay);
+        assert_eq!(events[1].1, Schedule::Settled);
+        assert_eq!(p.decays(), 1);
+    }
+
+    #[test]
+    fn a_falling_loss_neither_decays_nor_settles() {
+        // Falling by 0.1 per window of 50 (five standard errors of the difference of two
+        // windows' means): every window improves on the best.
+        let mut p = Plateau::new();
+        let mut rng = 5u64;
+        let hit = (0..20_000)
+            .find(|&k| p.push(100.0 - 2e-3 * k as f64 + 0.1 * noise(&mut rng)) != Schedule::Keep);
+        assert_eq!(hit, None);
     }
 
     #[test]
