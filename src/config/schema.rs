@@ -123,7 +123,8 @@ pub(super) struct RawExperiment {
     pub model: Option<Spanned<RawModel>>,
     pub init: Spanned<RawInit>,
     pub objective: Spanned<RawObjective>,
-    pub optimizer: Spanned<RawOptimizer>,
+    /// Required by the gradient objectives, refused by Pathfinder, GSM and BaM (stage 3).
+    pub optimizer: Option<Spanned<RawOptimizer>>,
     pub diagnostics: Option<Spanned<RawDiagnostics>>,
     pub plot: Option<Spanned<RawPlot>>,
 }
@@ -180,6 +181,18 @@ pub(super) struct RawObjective {
     pub n_samples: Option<SInt>,
     pub estimator: Option<SStr>,
     pub alpha: Option<SNum>,
+    // Pathfinder, GSM and BaM.
+    pub n_iters: Option<SInt>,
+    pub batch_size: Option<SInt>,
+    pub schedule: Option<SStr>,
+    pub lambda: Option<SNum>,
+    pub lambda_scale: Option<SNum>,
+    pub history: Option<SInt>,
+    pub elbo_draws: Option<SInt>,
+    pub n_paths: Option<SInt>,
+    pub draws_per_path: Option<SInt>,
+    pub n_draws: Option<SInt>,
+    pub init_radius: Option<SNum>,
 }
 
 #[derive(Debug, Deserialize)]

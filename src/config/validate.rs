@@ -61,8 +61,34 @@ pub(super) fn experiment(text: &str, path: &Path, files: &dyn Files) -> Result<E
         },
     };
     let init = init(&cx, &raw.init, &target, family)?;
-    let objective = objective(&cx, &raw.objective, &target)?;
-    let (optimizer, n_iters, stopping) = optimizer(&cx, &raw.optimizer)?;
+    let (objective, vi_iters) = objective(&cx, &raw.objective, &target, family)?;
+    let (optimizer, n_iters, stopping) = match (vi_iters, &raw.optimizer) {
+        (Some(_), Some(o)) => {
+            return Err(cx.at(
+                o,
+                "optimizer",
+                format!(
+                    "is not used by objective.kind = \"{}\": it makes its own updates (set \
+                     objective.n_iters); remove the [optimizer] section",
+                    objective.kind.name()
+                ),
+            ));
+        }
+        // Pathfinder, GSM and BaM have no optimizer: the placeholder is never used.
+        (Some(n), None) => (OptimizerSpec::adam(), n, None),
+        (None, Some(o)) => optimizer(&cx, o)?,
+        (None, None) => {
+            return Err(cx.at(
+                &raw.objective.get_ref().kind,
+                "optimizer",
+                format!(
+                    "objective.kind = \"{}\" needs an [optimizer] section (kind, \
+                     learning_rate, n_iters)",
+                    objective.kind.name()
+                ),
+            ));
+        }
+    };
     let diagnostics = diagnostics(&cx, raw.diagnostics.as_ref(), target.dim())?;
     check_work(
         &cx,
@@ -784,19 +810,23 @@ fn positive_vec(cx: &Ctx, sd: &SVec, dim: usize) -> Result<Vec<f64>, Error> {
 }
 
 const OBJECTIVE_KINDS: &str = "\"forward-kl-exact\", \"forward-kl-samples\", \"forward-kl-is\", \
-                               \"reverse-kl\", \"reverse-kl-exact\" or \"renyi\"";
+                               \"reverse-kl\", \"reverse-kl-exact\", \"renyi\", \"pathfinder\", \
+                               \"gsm\" or \"bam\"";
 
+/// The objective and, for Pathfinder, GSM and BaM (which take their iterations from
+/// `objective.n_iters`), the number of iterations.
 fn objective(
     cx: &Ctx,
     o: &Spanned<RawObjective>,
     target: &TargetSpec,
-) -> Result<ObjectiveSpec, Error> {
+    family: Family,
+) -> Result<(ObjectiveSpec, Option<usize>), Error> {
     let r = o.get_ref();
     let kind_name = r.kind.get_ref().as_str();
     let kind_err = |message: String| Err(cx.at(&r.kind, "objective.kind", message));
     match kind_name {
         "forward-kl-exact" | "reverse-kl-exact" | "forward-kl-samples" | "forward-kl-is"
-        | "reverse-kl" | "renyi" => {}
+        | "reverse-kl" | "renyi" | "pathfinder" | "gsm" | "bam" => {}
         other => {
             return kind_err(format!(
                 "unknown kind \"{}\": expected {OBJECTIVE_KINDS}",
@@ -902,15 +932,211 @@ fn objective(
         (None, TargetSpec::Samples { data, dim, .. }) => data.len() / dim,
         (None, _) => DEFAULT_N_SAMPLES.min(MAX_VALUES / d.max(1)).max(1),
     };
-    let kind = match kind_name {
-        "forward-kl-exact" => ObjectiveKind::ForwardKlExact,
-        "forward-kl-samples" => ObjectiveKind::ForwardKlSamples,
-        "forward-kl-is" => ObjectiveKind::ForwardKlIs,
-        "reverse-kl" => ObjectiveKind::ReverseKl(estimator),
-        "renyi" => ObjectiveKind::Renyi { alpha },
-        _ => ObjectiveKind::ReverseKlExact,
+    let (kind, vi_iters) = match kind_name {
+        "forward-kl-exact" => (ObjectiveKind::ForwardKlExact, None),
+        "forward-kl-samples" => (ObjectiveKind::ForwardKlSamples, None),
+        "forward-kl-is" => (ObjectiveKind::ForwardKlIs, None),
+        "reverse-kl" => (ObjectiveKind::ReverseKl(estimator), None),
+        "renyi" => (ObjectiveKind::Renyi { alpha }, None),
+        "pathfinder" | "gsm" | "bam" => {
+            let (kind, n) = vi_algorithm(cx, r, kind_name, family, d)?;
+            (kind, Some(n))
+        }
+        _ => (ObjectiveKind::ReverseKlExact, None),
     };
-    Ok(ObjectiveSpec { kind, n_samples })
+    if vi_iters.is_none() {
+        only(cx, kind_name, "objective", &vi_keys(r), &[])?;
+    }
+    Ok((ObjectiveSpec { kind, n_samples }, vi_iters))
+}
+
+/// The keys of Pathfinder, GSM and BaM in `[objective]`, with their spans.
+fn vi_keys(r: &RawObjective) -> [(&'static str, Option<Range<usize>>); 11] {
+    [
+        ("n_iters", span(&r.n_iters)),
+        ("batch_size", span(&r.batch_size)),
+        ("schedule", span(&r.schedule)),
+        ("lambda", span(&r.lambda)),
+        ("lambda_scale", span(&r.lambda_scale)),
+        ("history", span(&r.history)),
+        ("elbo_draws", span(&r.elbo_draws)),
+        ("n_paths", span(&r.n_paths)),
+        ("draws_per_path", span(&r.draws_per_path)),
+        ("n_draws", span(&r.n_draws)),
+        ("init_radius", span(&r.init_radius)),
+    ]
+}
+
+/// The most paths of a Pathfinder fit, and the longest L-BFGS history.
+pub const MAX_PATHS: usize = 64;
+
+/// `[objective]` of Pathfinder, GSM or BaM: the kind with its settings, and `n_iters`.
+fn vi_algorithm(
+    cx: &Ctx,
+    r: &RawObjective,
+    kind: &str,
+    family: Family,
+    d: usize,
+) -> Result<(ObjectiveKind, usize), Error> {
+    if family != Family::FullRank {
+        return Err(cx.at(
+            &r.kind,
+            "model.family",
+            format!(
+                "kind = \"{kind}\" fits a full-rank Gaussian: remove model.family = \"mean-field\""
+            ),
+        ));
+    }
+    let allowed: &[&str] = match kind {
+        "gsm" => &["n_iters", "batch_size"],
+        "bam" => &[
+            "n_iters",
+            "batch_size",
+            "schedule",
+            "lambda",
+            "lambda_scale",
+        ],
+        _ => &[
+            "n_iters",
+            "history",
+            "elbo_draws",
+            "n_paths",
+            "draws_per_path",
+            "n_draws",
+            "init_radius",
+        ],
+    };
+    only(cx, kind, "objective", &vi_keys(r), allowed)?;
+    let n_iters = int_in(
+        cx,
+        need(cx, &r.n_iters, &r.kind, "objective", "n_iters")?,
+        "objective.n_iters",
+        1,
+        MAX_ITERS as i64,
+    )?;
+    // A count of draws (of d numbers each) within the limit on stored numbers.
+    let draws = |v: &Option<SInt>, key: &str, default: usize, per: usize| -> Result<usize, Error> {
+        let Some(v) = v else { return Ok(default) };
+        let n = int_in(cx, v, key, 1, MAX_VALUES as i64)?;
+        if n.saturating_mul(d).saturating_mul(per) > MAX_VALUES {
+            return Err(cx.at(
+                v,
+                key,
+                format!("{n} draws × {d} dimensions: more than the limit of {MAX_VALUES} numbers"),
+            ));
+        }
+        Ok(n)
+    };
+    let kind = match kind {
+        "gsm" => ObjectiveKind::Gsm {
+            batch_size: draws(&r.batch_size, "objective.batch_size", 2, 1)?,
+        },
+        "bam" => {
+            let batch_size = draws(&r.batch_size, "objective.batch_size", 10, 1)?;
+            // λ ≤ 0 would make Σ' of Σ' U Σ' + Σ' = V indefinite: refused here.
+            let lambda_key = |v: &SNum, key: &str| -> Result<f64, Error> {
+                let x = v.get_ref().0;
+                if !(x > 0.0 && x.is_finite()) {
+                    return Err(cx.at(
+                        v,
+                        key,
+                        format!(
+                            "must be a finite number > 0, got {x} (λ ≤ 0 makes BaM's Σ' \
+                             indefinite)"
+                        ),
+                    ));
+                }
+                Ok(x)
+            };
+            let schedule = match r.schedule.as_ref().map(|s| s.get_ref().as_str()) {
+                None | Some("decaying") => {
+                    if let Some(l) = &r.lambda {
+                        return Err(cx.at(
+                            l,
+                            "objective.lambda",
+                            "is the constant schedule's λ: set schedule = \"constant\", or \
+                             lambda_scale for the decaying λₜ = lambda_scale · B d / (t + 1)",
+                        ));
+                    }
+                    kl_fit::Schedule::Decaying {
+                        scale: match &r.lambda_scale {
+                            Some(v) => lambda_key(v, "objective.lambda_scale")?,
+                            None => 1.0,
+                        },
+                    }
+                }
+                Some("constant") => {
+                    if let Some(l) = &r.lambda_scale {
+                        return Err(cx.at(
+                            l,
+                            "objective.lambda_scale",
+                            "is the decaying schedule's factor: schedule = \"constant\" takes \
+                             `lambda`",
+                        ));
+                    }
+                    let l = need(cx, &r.lambda, &r.kind, "objective", "lambda")?;
+                    kl_fit::Schedule::Constant(lambda_key(l, "objective.lambda")?)
+                }
+                Some(other) => {
+                    return Err(cx.at(
+                        r.schedule.as_ref().expect("matched Some"),
+                        "objective.schedule",
+                        format!(
+                            "unknown schedule \"{}\": expected \"decaying\" or \"constant\"",
+                            quote(other)
+                        ),
+                    ));
+                }
+            };
+            ObjectiveKind::Bam {
+                batch_size,
+                schedule,
+            }
+        }
+        _ => {
+            let default = kl_fit::PathfinderOptions::default();
+            let count = |v: &Option<SInt>, key: &str, default: usize, hi: usize| match v {
+                Some(v) => int_in(cx, v, key, 1, hi as i64),
+                None => Ok(default),
+            };
+            let n_paths = count(&r.n_paths, "objective.n_paths", default.n_paths, MAX_PATHS)?;
+            ObjectiveKind::Pathfinder(kl_fit::PathfinderOptions {
+                history: count(&r.history, "objective.history", default.history, MAX_DIM)?,
+                elbo_draws: draws(&r.elbo_draws, "objective.elbo_draws", default.elbo_draws, 1)?,
+                n_paths,
+                draws_per_path: draws(
+                    &r.draws_per_path,
+                    "objective.draws_per_path",
+                    default
+                        .draws_per_path
+                        .min(MAX_VALUES / (d * n_paths).max(1))
+                        .max(1),
+                    n_paths,
+                )?,
+                n_draws: draws(
+                    &r.n_draws,
+                    "objective.n_draws",
+                    default.n_draws.min(MAX_VALUES / d.max(1)).max(1),
+                    1,
+                )?,
+                init_radius: match &r.init_radius {
+                    Some(v) => {
+                        let x = finite(cx, v, "objective.init_radius")?;
+                        if x < 0.0 {
+                            return Err(cx.at(
+                                v,
+                                "objective.init_radius",
+                                format!("must be ≥ 0, got {x}"),
+                            ));
+                        }
+                        x
+                    }
+                    None => default.init_radius,
+                },
+            })
+        }
+    };
+    Ok((kind, n_iters))
 }
 
 fn optimizer(
@@ -1053,10 +1279,14 @@ fn check_work(
         TargetSpec::LogisticRegression(l) => (l.y.len() as f64 / d).max(1.0),
         _ => 1.0,
     };
-    let n = if objective.kind.is_deterministic() {
-        1.0
-    } else {
-        objective.n_samples as f64
+    let n = match objective.kind {
+        ObjectiveKind::Gsm { batch_size } | ObjectiveKind::Bam { batch_size, .. } => {
+            batch_size as f64
+        }
+        // Per L-BFGS iterate: K draws, on every path.
+        ObjectiveKind::Pathfinder(p) => (p.elbo_draws * p.n_paths) as f64,
+        kind if kind.is_deterministic() => 1.0,
+        _ => objective.n_samples as f64,
     };
     let step = n * k * d * d + d * d * d;
     let key_span = raw.objective.get_ref().kind.span();
@@ -1072,8 +1302,14 @@ fn check_work(
         ));
     }
     let search = match optimizer.learning_rate() {
+        _ if objective.kind.is_vi_algorithm() => 0.0,
         super::LearningRate::Auto => (kl_fit::AUTO_RATES.len() * kl_fit::ADAPT_ITERS) as f64,
         super::LearningRate::Fixed(_) => 0.0,
+    };
+    // Pathfinder's pooled draws, evaluated once.
+    let pooled = match objective.kind {
+        ObjectiveKind::Pathfinder(p) => (p.n_paths * p.draws_per_path) as f64 * k * d * d,
+        _ => 0.0,
     };
     let recorded = kl_fit::record_capacity(family.n_params(target.dim())).min(n_iters + 1);
     let kl_eval = kl_fit::exact_kl::ZOO_Q_SAMPLES as f64 * k * d * d + d * d * d;
@@ -1081,11 +1317,16 @@ fn check_work(
         .every
         .map_or(0, |e| recorded.min(n_iters / e + 1));
     let diag = diagnosed as f64 * diagnostics.n_draws as f64 * k * d * d;
-    let total = step * (n_iters as f64 + 1.0 + search) + recorded as f64 * kl_eval + diag;
+    let total = step * (n_iters as f64 + 1.0 + search) + recorded as f64 * kl_eval + diag + pooled;
     if total > MAX_TOTAL_WORK {
-        return Err(cx.at(
-            &raw.optimizer.get_ref().n_iters,
-            "optimizer.n_iters",
+        let (span, key) = match (&raw.optimizer, &raw.objective.get_ref().n_iters) {
+            (Some(o), _) => (o.get_ref().n_iters.span(), "optimizer.n_iters"),
+            (None, Some(n)) => (n.span(), "objective.n_iters"),
+            (None, None) => (key_span.clone(), "objective"),
+        };
+        return Err(cx.err(
+            Some(span),
+            key,
             format!(
                 "the fit would take about {total:.1e} floating-point operations ({n_iters} \
                  iterations × {step:.1e}, the step-size search, the exact KL at {recorded} \

@@ -15,8 +15,14 @@ fn family_name<S: Serializer>(f: &Family, s: S) -> Result<S::Ok, S::Error> {
 fn objective_name<S: Serializer>(o: &ObjectiveKind, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(o.name())
 }
-fn optimizer_name<S: Serializer>(o: &OptimizerSpec, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(o.name())
+fn optimizer_name<S: Serializer>(o: &Option<OptimizerSpec>, s: S) -> Result<S::Ok, S::Error> {
+    match o {
+        Some(o) => s.serialize_str(o.name()),
+        None => s.serialize_none(),
+    }
+}
+fn finite_or_text<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    float_or_text(&Some(*v), s)
 }
 /// JSON has no infinities: a non-finite value is written as the string `"inf"`, `"-inf"` or
 /// `"nan"`, never as a bare `null` (which means "not computed").
@@ -98,6 +104,139 @@ pub struct Answer {
     pub average: Average,
 }
 
+/// One Pathfinder path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathTrace {
+    /// Where L-BFGS started.
+    pub start: Vec<f64>,
+    /// The L-BFGS iteration whose Gaussian had the best ELBO (`null` if none had a finite one).
+    pub best_iteration: Option<usize>,
+    /// That ELBO estimate (`"-inf"` if none).
+    #[serde(serialize_with = "finite_or_text")]
+    pub elbo: f64,
+    /// L-BFGS steps taken.
+    pub lbfgs_iterations: usize,
+    /// Why L-BFGS stopped (`"gradient"`, `"value"`, `"max-iters"`, `"line-search"`,
+    /// `"interrupted"`; `null` if the path failed).
+    pub stop: Option<&'static str>,
+    /// Why the path failed, if it did.
+    pub error: Option<String>,
+}
+
+/// What Pathfinder found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathfinderTrace {
+    /// The ELBO estimate of the returned q.
+    #[serde(serialize_with = "finite_or_text")]
+    pub elbo: f64,
+    /// Its path.
+    pub best_path: usize,
+    /// Pareto k̂ of the draws pooled over the paths (> 0.7: the resampled draws cannot be
+    /// trusted).
+    #[serde(serialize_with = "finite_or_text")]
+    pub pareto_k: f64,
+    /// Each path.
+    pub paths: Vec<PathTrace>,
+}
+
+/// The settings and outcome of a Pathfinder, GSM or BaM fit (`objective` names which).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Algorithm {
+    /// B (GSM, BaM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// `"constant"` or `"decaying"` (BaM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<&'static str>,
+    /// The constant λ, or the decaying schedule's factor (BaM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+    /// Steps rejected because Σ' was not positive definite (GSM, BaM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_steps: Option<usize>,
+    /// J (Pathfinder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<usize>,
+    /// K (Pathfinder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elbo_draws: Option<usize>,
+    /// The number of paths (Pathfinder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_paths: Option<usize>,
+    /// What Pathfinder found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pathfinder: Option<PathfinderTrace>,
+}
+
+impl Algorithm {
+    fn new(kind: ObjectiveKind, fit: &FitResult) -> Option<Algorithm> {
+        let none = Algorithm {
+            batch_size: None,
+            schedule: None,
+            lambda: None,
+            rejected_steps: None,
+            history: None,
+            elbo_draws: None,
+            n_paths: None,
+            pathfinder: None,
+        };
+        Some(match kind {
+            ObjectiveKind::Gsm { batch_size } => Algorithm {
+                batch_size: Some(batch_size),
+                rejected_steps: Some(fit.rejected_steps()),
+                ..none
+            },
+            ObjectiveKind::Bam {
+                batch_size,
+                schedule,
+            } => {
+                let (name, lambda) = match schedule {
+                    kl_fit::Schedule::Constant(l) => ("constant", l),
+                    kl_fit::Schedule::Decaying { scale } => ("decaying", scale),
+                };
+                Algorithm {
+                    batch_size: Some(batch_size),
+                    schedule: Some(name),
+                    lambda: Some(lambda),
+                    rejected_steps: Some(fit.rejected_steps()),
+                    ..none
+                }
+            }
+            ObjectiveKind::Pathfinder(o) => Algorithm {
+                history: Some(o.history),
+                elbo_draws: Some(o.elbo_draws),
+                n_paths: Some(o.n_paths),
+                pathfinder: fit.pathfinder().map(|p| PathfinderTrace {
+                    elbo: p.elbo,
+                    best_path: p.best_path,
+                    pareto_k: p.pareto_k,
+                    paths: p
+                        .paths
+                        .iter()
+                        .map(|s| PathTrace {
+                            start: s.start.clone(),
+                            best_iteration: s.best_iteration,
+                            elbo: s.elbo,
+                            lbfgs_iterations: s.lbfgs_iterations,
+                            stop: s.stop.map(|st| match st {
+                                kl_opt::LbfgsStop::Gradient => "gradient",
+                                kl_opt::LbfgsStop::Value => "value",
+                                kl_opt::LbfgsStop::MaxIters => "max-iters",
+                                kl_opt::LbfgsStop::LineSearch => "line-search",
+                                kl_opt::LbfgsStop::Interrupted => "interrupted",
+                                _ => "other",
+                            }),
+                            error: s.error.as_ref().map(ToString::to_string),
+                        })
+                        .collect(),
+                }),
+                ..none
+            },
+            _ => return None,
+        })
+    }
+}
+
 /// What `trace.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trace {
@@ -119,9 +258,15 @@ pub struct Trace {
     /// Rényi's α.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
-    /// `"sgd"` or `"adam"`.
-    #[serde(serialize_with = "optimizer_name")]
-    pub optimizer: OptimizerSpec,
+    /// `"sgd"` or `"adam"`; absent for Pathfinder, GSM and BaM, which make their own updates.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optimizer_name"
+    )]
+    pub optimizer: Option<OptimizerSpec>,
+    /// The settings and outcome of Pathfinder, GSM or BaM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
     /// The step size used (chosen, for `"auto"`).
     pub learning_rate: f64,
     /// The `"auto"` search, when there was one.
@@ -212,7 +357,8 @@ impl Trace {
             objective: exp.objective.kind,
             estimator,
             alpha,
-            optimizer: exp.optimizer,
+            optimizer: (!exp.objective.kind.is_vi_algorithm()).then_some(exp.optimizer),
+            algorithm: Algorithm::new(exp.objective.kind, fit),
             learning_rate: fit.learning_rate(),
             learning_rate_search: fit.rate_search().cloned(),
             n_iters: exp.n_iters,
@@ -232,6 +378,15 @@ impl Trace {
             diagnostic_draws: exp.diagnostics.n_draws,
             diagnostics: fit.diagnostics().to_vec(),
             iterations,
+        }
+    }
+
+    /// The objective and the optimizer, as a figure's title says them: `"reverse-kl, adam"`,
+    /// or `"gsm"` for an algorithm without an optimizer.
+    pub fn method(&self) -> String {
+        match &self.optimizer {
+            Some(o) => format!("{}, {}", self.objective.name(), o.name()),
+            None => self.objective.name().to_string(),
         }
     }
 

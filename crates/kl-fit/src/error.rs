@@ -87,6 +87,14 @@ pub enum Error {
         /// What the loop said.
         message: String,
     },
+    /// Pathfinder, GSM or BaM failed (kl-vi's error names the iteration, draw and coordinate,
+    /// or the path).
+    Vi {
+        /// `"pathfinder"`, `"gsm"` or `"bam"`.
+        algorithm: &'static str,
+        /// What failed.
+        source: kl_vi::Error,
+    },
     /// The run was interrupted. [`crate::Fit::run`] reports an interruption by the observer
     /// as [`crate::Termination::Interrupted`]; callers that treat it as a failure (the command
     /// line's Ctrl-C) use this variant.
@@ -166,6 +174,7 @@ impl fmt::Display for Error {
                 "learning_rate = \"auto\": none of the step sizes {tried:?} made progress from \
                  the initial model; give optimizer.learning_rate by hand"
             ),
+            Error::Vi { algorithm, source } => write!(f, "{algorithm}: {source}"),
             Error::Interrupted { iteration } => {
                 write!(f, "interrupted at iteration {iteration}")
             }
@@ -179,6 +188,7 @@ impl std::error::Error for Error {
             Error::Target(e) | Error::Model { source: e, .. } => Some(e),
             Error::Objective(e) | Error::Step { source: e, .. } => Some(e),
             Error::Optimizer(e) => Some(e),
+            Error::Vi { source, .. } => Some(source),
             _ => None,
         }
     }

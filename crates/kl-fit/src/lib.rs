@@ -74,6 +74,7 @@ mod rules;
 mod run;
 mod spec;
 mod target;
+mod vi;
 
 use std::ops::ControlFlow;
 
@@ -84,11 +85,20 @@ pub use record::{Average, MAX_RECORD_VALUES, MAX_RECORDS, Record, model, record_
 pub use result::{Diagnosis, FitResult, RateCandidate, RateSearch, Termination};
 pub use rules::{
     ADAPT_ITERS, AUTO_RATES, BLOWUP_FACTOR, ConvergenceRule, DIVERGENCE_FACTOR, MAX_DECAYS,
-    PLATEAU_DECAY, PLATEAU_PATIENCE, PLATEAU_WINDOW, blowup_threshold, first_blowup,
+    MAX_PLATEAU_WINDOW, MAX_WINDOW_SCALE, PLATEAU_DECAY, PLATEAU_PATIENCE, PLATEAU_SE,
+    PLATEAU_WINDOW, blowup_threshold, first_blowup,
 };
 pub use run::diagnose;
-pub use spec::{Diagnostics, Init, ObjectiveKind, Optimizer, StepSize, Stopping};
+pub use spec::{
+    Diagnostics, Init, ObjectiveKind, Optimizer, PathfinderOptions, StepSize, Stopping,
+};
 pub use target::Target;
+pub use vi::PathfinderReport;
+
+/// The `kl-vi` crate (Pathfinder, GSM, BaM); its [`kl_vi::Schedule`] is BaM's λₜ.
+pub use kl_vi;
+/// BaM's learning-rate schedule λₜ.
+pub use kl_vi::Schedule;
 
 /// The `kl-dist` crate (targets, [`kl_dist::from_fn`] for your own density).
 pub use kl_dist;
@@ -238,6 +248,88 @@ impl<'a> Fit<'a> {
         Fit::new(target, ObjectiveKind::ReverseKlExact)
     }
 
+    /// Pathfinder (Zhang et al. 2022): L-BFGS on −log p̃ from the start's mean, for at most
+    /// [`Fit::max_iters`] iterations per path; q is the Gaussian of the iterate with the best
+    /// ELBO estimate. Defaults Stan's: history J = 5, K = 25 ELBO draws, 4 paths pooled by PSIS
+    /// ([`FitResult::pathfinder`] has k̂); set them with [`Fit::history`], [`Fit::elbo_draws`],
+    /// [`Fit::n_paths`] or [`Fit::pathfinder_options`].
+    pub fn pathfinder(target: impl Into<Target>) -> Fit<'a> {
+        Fit::new(
+            target,
+            ObjectiveKind::Pathfinder(PathfinderOptions::default()),
+        )
+    }
+
+    /// Gaussian score matching (Modi et al. 2023): [`Fit::max_iters`] batches of
+    /// [`Fit::batch_size`] draws of q (default 2), from the start q₀.
+    pub fn gsm(target: impl Into<Target>) -> Fit<'a> {
+        Fit::new(target, ObjectiveKind::Gsm { batch_size: 2 })
+    }
+
+    /// Batch and match (Cai et al. 2024): [`Fit::max_iters`] batches of [`Fit::batch_size`]
+    /// draws of q (default 10), λₜ from [`Fit::schedule`] (default the paper's decaying
+    /// λₜ = B d / (t + 1)).
+    pub fn bam(target: impl Into<Target>) -> Fit<'a> {
+        Fit::new(
+            target,
+            ObjectiveKind::Bam {
+                batch_size: 10,
+                schedule: Schedule::Decaying { scale: 1.0 },
+            },
+        )
+    }
+
+    /// GSM's and BaM's batch size B (for other objectives, nothing).
+    pub fn batch_size(mut self, b: usize) -> Self {
+        match &mut self.objective {
+            ObjectiveKind::Gsm { batch_size } | ObjectiveKind::Bam { batch_size, .. } => {
+                *batch_size = b;
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// BaM's learning-rate schedule (for other objectives, nothing).
+    pub fn schedule(mut self, s: Schedule) -> Self {
+        if let ObjectiveKind::Bam { schedule, .. } = &mut self.objective {
+            *schedule = s;
+        }
+        self
+    }
+
+    /// All of Pathfinder's settings but its iterations (for other objectives, nothing).
+    pub fn pathfinder_options(mut self, o: PathfinderOptions) -> Self {
+        if let ObjectiveKind::Pathfinder(p) = &mut self.objective {
+            *p = o;
+        }
+        self
+    }
+
+    /// Pathfinder's history J (for other objectives, nothing).
+    pub fn history(mut self, j: usize) -> Self {
+        if let ObjectiveKind::Pathfinder(p) = &mut self.objective {
+            p.history = j;
+        }
+        self
+    }
+
+    /// Pathfinder's K, draws per iterate for its ELBO (for other objectives, nothing).
+    pub fn elbo_draws(mut self, k: usize) -> Self {
+        if let ObjectiveKind::Pathfinder(p) = &mut self.objective {
+            p.elbo_draws = k;
+        }
+        self
+    }
+
+    /// Pathfinder's number of paths (for other objectives, nothing).
+    pub fn n_paths(mut self, n: usize) -> Self {
+        if let ObjectiveKind::Pathfinder(p) = &mut self.objective {
+            p.n_paths = n;
+        }
+        self
+    }
+
     /// The family of q.
     pub fn family(mut self, family: Family) -> Self {
         self.family = family;
@@ -370,6 +462,9 @@ impl<'a> Fit<'a> {
                 return Err(Error::setting("samples", format!("entry {i} is {}", s[i])));
             }
         }
+        if self.objective.is_vi_algorithm() {
+            return self.check_vi();
+        }
         let mc = !self.objective.is_deterministic();
         let needs_draws_of_p =
             self.objective == ObjectiveKind::ForwardKlSamples && self.samples.is_none();
@@ -408,6 +503,71 @@ impl<'a> Fit<'a> {
             if s.eval_every == 0 {
                 return Err(Error::setting("eval_every", "must be at least 1"));
             }
+        }
+        if self.diagnostics.every == Some(0) {
+            return Err(Error::setting("diagnostics.every", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The checks of Pathfinder's, GSM's and BaM's settings (the names are the builder's).
+    fn check_vi(&self) -> Result<(), Error> {
+        let at_least_1 = |what: &'static str, v: usize| {
+            if v == 0 {
+                Err(Error::setting(what, "must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        let name = self.objective.name();
+        if self.target.is_none() {
+            return Err(Error::setting(
+                "target",
+                format!("{name} needs a target density"),
+            ));
+        }
+        if self.family != Family::FullRank {
+            return Err(Error::setting(
+                "family",
+                format!("{name} fits a full-rank Gaussian"),
+            ));
+        }
+        at_least_1("max_iters", self.max_iters)?;
+        match self.objective {
+            ObjectiveKind::Pathfinder(p) => {
+                at_least_1("history", p.history)?;
+                at_least_1("elbo_draws", p.elbo_draws)?;
+                at_least_1("n_paths", p.n_paths)?;
+                at_least_1("draws_per_path", p.draws_per_path)?;
+                at_least_1("n_draws", p.n_draws)?;
+                if !(p.init_radius >= 0.0 && p.init_radius.is_finite()) {
+                    return Err(Error::setting(
+                        "init_radius",
+                        format!("{} is not a non-negative finite number", p.init_radius),
+                    ));
+                }
+            }
+            ObjectiveKind::Gsm { batch_size } => at_least_1("batch_size", batch_size)?,
+            ObjectiveKind::Bam {
+                batch_size,
+                schedule,
+            } => {
+                at_least_1("batch_size", batch_size)?;
+                let (what, v) = match schedule {
+                    Schedule::Constant(l) => ("lambda", l),
+                    Schedule::Decaying { scale } => ("lambda_scale", scale),
+                };
+                // λ ≤ 0 would make Σ' of Σ' U Σ' + Σ' = V indefinite.
+                if !(v > 0.0 && v.is_finite()) {
+                    return Err(Error::setting(
+                        what,
+                        format!(
+                            "{v} is not a positive finite number (λ ≤ 0 makes BaM's Σ' indefinite)"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
         }
         if self.diagnostics.every == Some(0) {
             return Err(Error::setting("diagnostics.every", "must be at least 1"));

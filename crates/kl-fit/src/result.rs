@@ -94,6 +94,8 @@ pub struct FitResult {
     pub(crate) n_iters: usize,
     pub(crate) final_learning_rate: f64,
     pub(crate) n_decays: u32,
+    pub(crate) rejected_steps: usize,
+    pub(crate) pathfinder: Option<crate::PathfinderReport>,
 }
 
 impl FitResult {
@@ -197,5 +199,17 @@ impl FitResult {
     /// The objective.
     pub fn objective(&self) -> ObjectiveKind {
         self.objective
+    }
+
+    /// GSM's and BaM's steps rejected because the updated covariance was not positive
+    /// definite (q stayed as it was); 0 for every other fit.
+    pub fn rejected_steps(&self) -> usize {
+        self.rejected_steps
+    }
+
+    /// What Pathfinder found on each path, its pooled draws and their PSIS k̂ (Pathfinder
+    /// fits only).
+    pub fn pathfinder(&self) -> Option<&crate::PathfinderReport> {
+        self.pathfinder.as_ref()
     }
 }

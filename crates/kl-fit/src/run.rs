@@ -16,7 +16,9 @@ use rand_pcg::Pcg64;
 
 use crate::exact_kl::ExactKl;
 use crate::record::{Recorder, StepState, TailAverager, q_of};
-use crate::rules::{ADAPT_ITERS, AUTO_RATES, BlowupWatch, DIVERGENCE_FACTOR, Plateau, StanRule};
+use crate::rules::{
+    ADAPT_ITERS, AUTO_RATES, BlowupWatch, DIVERGENCE_FACTOR, Plateau, Schedule, StanRule,
+};
 use crate::spec::Scheduled;
 use crate::target::{Counted, Counts};
 use crate::{
@@ -76,7 +78,7 @@ pub fn diagnose(
 }
 
 /// θ of the normal `q` in `family`: μ and its Cholesky factor, or μ and ω = ln √Σᵢᵢ.
-fn theta_of(family: Family, q: &Mvn) -> Vec<f64> {
+pub(crate) fn theta_of(family: Family, q: &Mvn) -> Vec<f64> {
     let d = q.dim();
     match family {
         Family::FullRank => kl_grad::pack_theta(q.mean(), q.cholesky().factor()),
@@ -102,7 +104,7 @@ fn check_len(what: &'static str, v: &[f64], n: usize) -> Result<(), Error> {
 }
 
 /// θ₀ of the fit.
-fn initial_theta(fit: &Fit<'_>, d: usize, rng: &mut Pcg64) -> Result<Vec<f64>, Error> {
+pub(crate) fn initial_theta(fit: &Fit<'_>, d: usize, rng: &mut Pcg64) -> Result<Vec<f64>, Error> {
     let family = fit.family;
     Ok(match &fit.init {
         Init::Standard => {
@@ -239,6 +241,12 @@ fn build_objective(
         }
         ObjectiveKind::Renyi { alpha } => {
             boxed(Renyi::new(density()?, alpha, n, rng).map_err(e)?, family)
+        }
+        ObjectiveKind::Pathfinder(_) | ObjectiveKind::Gsm { .. } | ObjectiveKind::Bam { .. } => {
+            return Err(Error::setting(
+                "objective",
+                format!("{} has no objective to descend", fit.objective.name()),
+            ));
         }
     })
 }
@@ -468,7 +476,7 @@ fn clamp_kl(v: f64) -> f64 {
 /// The exact KL of the answer, where the target has it.
 type AnswerKl = Option<(Option<f64>, f64)>;
 
-fn exact_kl_along(
+pub(crate) fn exact_kl_along(
     fit: &Fit<'_>,
     records: &mut [Record],
     answer: &Mvn,
@@ -552,6 +560,9 @@ fn check_kl_blowup(objective: ObjectiveKind, records: &[Record]) -> Result<(), E
         ObjectiveKind::ReverseKl(_) | ObjectiveKind::ReverseKlExact => {
             ("D(q‖p)", ends_high(reverse().collect()))
         }
+        ObjectiveKind::Pathfinder(_) | ObjectiveKind::Gsm { .. } | ObjectiveKind::Bam { .. } => {
+            ("", None)
+        }
         ObjectiveKind::Renyi { .. } => {
             match (
                 ends_high(forward().collect()),
@@ -586,8 +597,51 @@ fn average_stride(family: Family, d: usize, n_samples: usize) -> usize {
     }
 }
 
+/// The diagnostics of a fit: at the recorded states asked for (`Diagnostics::every`), then of
+/// the answer `q`, each from its own stream; evaluations counted in `counts`.
+pub(crate) fn diagnose_all(
+    fit: &Fit<'_>,
+    records: &[Record],
+    q: &Mvn,
+    last_iteration: usize,
+    counts: &Arc<Counts>,
+) -> Result<Vec<Diagnosis>, Error> {
+    let mut diagnostics = Vec::new();
+    if let (Some(t), true) = (fit.target.as_ref(), fit.diagnostics.n_draws > 0) {
+        let counted = Counted::new(t.clone(), Arc::clone(counts));
+        if let Some(every) = fit.diagnostics.every {
+            for r in &records[..records.len().saturating_sub(1)] {
+                if r.iteration.is_multiple_of(every) {
+                    let qr = r.q().map_err(|source| Error::Model {
+                        iteration: r.iteration,
+                        source,
+                    })?;
+                    diagnostics.push(diagnose(
+                        &counted,
+                        &qr,
+                        fit.diagnostics.n_draws,
+                        fit.seed,
+                        r.iteration,
+                    ));
+                }
+            }
+        }
+        diagnostics.push(diagnose(
+            &counted,
+            q,
+            fit.diagnostics.n_draws,
+            fit.seed,
+            last_iteration,
+        ));
+    }
+    Ok(diagnostics)
+}
+
 pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     fit.check()?;
+    if fit.objective.is_vi_algorithm() {
+        return crate::vi::run(fit);
+    }
     let counts = Arc::new(Counts::default());
     let mut rng = fit
         .generator
@@ -635,14 +689,15 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     };
     // The `Auto` schedule: decay on plateau; Stan's rule may stop the fit only once the step has
     // decayed (the objective it judges has settled). A fixed step is constant, the rule free.
-    let mut plateau = search.is_some().then(|| Plateau::new(fit.max_iters));
+    let mut plateau = search.is_some().then(Plateau::new);
+    let mut settled_at = None;
     let settled = Cell::new(plateau.is_none());
     let stochastic = objective.is_stochastic();
     let mut recorder = Recorder::new(fit.family, theta0.len());
     // The average: of the final half of the run for a fixed step; under the `Auto` schedule of
-    // the final half of the settled phase, which begins at the first decay (before it the fit
-    // is still descending and an average would lag behind; a fit that never settles returns its
-    // last iterate).
+    // the final half of the last step level, which begins at the last decay (before it the fit
+    // may still be drifting and an average would lag behind; a fit that never decays returns
+    // its last iterate).
     let new_averager =
         || TailAverager::new(fit.family, d, average_stride(fit.family, d, fit.n_samples));
     let mut averager = (stochastic && plateau.is_none()).then(new_averager);
@@ -664,17 +719,20 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
         &rate_cell,
         &mut |s| {
             recorder.push(s);
-            if let Some(p) = plateau.as_mut()
-                && p.push(s.loss)
-            {
+            let schedule = plateau.as_mut().map(|p| p.push(s.loss));
+            if schedule == Some(Schedule::Decay) {
                 rate_cell.set(rate_cell.get() * crate::rules::PLATEAU_DECAY);
                 settled.set(true);
-                if stochastic && averager.is_none() {
+                if stochastic {
                     averager = Some(new_averager());
                 }
             }
             if let Some(a) = averager.as_mut() {
                 a.push(s.iteration, s.theta);
+            }
+            if schedule == Some(Schedule::Settled) {
+                settled_at = Some(s.iteration);
+                return ControlFlow::Break(());
             }
             losses.push(s.iteration, s.loss);
             let flow = match observer {
@@ -707,10 +765,14 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
             value,
         });
     }
-    let termination = match (interrupted, end.converged) {
-        (Some(at), _) => Termination::Interrupted { at },
-        (None, Some((at, rule))) => Termination::Converged { at, rule },
-        (None, None) => Termination::MaxIters,
+    let termination = match (interrupted, end.converged, settled_at) {
+        (Some(at), _, _) => Termination::Interrupted { at },
+        (None, Some((at, rule)), _) => Termination::Converged { at, rule },
+        (None, None, Some(at)) => Termination::Converged {
+            at,
+            rule: ConvergenceRule::Settled,
+        },
+        (None, None, None) => Termination::MaxIters,
     };
     let mut records = recorder.finish();
     let last_record = records.last().expect("the loop records θ₀ at least");
@@ -731,35 +793,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     };
     let (kl_method, answer_kl) = exact_kl_along(&fit, &mut records, &q, d)?;
 
-    // The diagnostics: at the recorded states asked for, then of the answer.
-    let mut diagnostics = Vec::new();
-    if let (Some(t), true) = (fit.target.as_ref(), fit.diagnostics.n_draws > 0) {
-        let counted = Counted::new(t.clone(), Arc::clone(&counts));
-        if let Some(every) = fit.diagnostics.every {
-            for r in &records[..records.len() - 1] {
-                if r.iteration.is_multiple_of(every) {
-                    let qr = r.q().map_err(|source| Error::Model {
-                        iteration: r.iteration,
-                        source,
-                    })?;
-                    diagnostics.push(diagnose(
-                        &counted,
-                        &qr,
-                        fit.diagnostics.n_draws,
-                        fit.seed,
-                        r.iteration,
-                    ));
-                }
-            }
-        }
-        diagnostics.push(diagnose(
-            &counted,
-            &q,
-            fit.diagnostics.n_draws,
-            fit.seed,
-            last_iteration,
-        ));
-    }
+    let diagnostics = diagnose_all(&fit, &records, &q, last_iteration, &counts)?;
     Ok(FitResult {
         family: fit.family,
         objective: fit.objective,
@@ -780,5 +814,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
         n_iters: end.steps.saturating_sub(1),
         final_learning_rate: rate_cell.get(),
         n_decays: plateau.as_ref().map_or(0, Plateau::decays),
+        rejected_steps: 0,
+        pathfinder: None,
     })
 }

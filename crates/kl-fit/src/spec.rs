@@ -22,6 +22,54 @@ pub enum ObjectiveKind {
         /// α.
         alpha: f64,
     },
+    /// Pathfinder (kl-vi): L-BFGS on −log p̃ for at most `max_iters` iterations per path, the
+    /// Gaussian of the best iterate by ELBO; several paths pooled by PSIS.
+    Pathfinder(PathfinderOptions),
+    /// Gaussian score matching (kl-vi): `max_iters` batches of `batch_size` draws.
+    Gsm {
+        /// B, the draws of q per iteration.
+        batch_size: usize,
+    },
+    /// Batch and match (kl-vi): `max_iters` batches of `batch_size` draws, learning rate λₜ
+    /// from `schedule`.
+    Bam {
+        /// B, the draws of q per iteration.
+        batch_size: usize,
+        /// λₜ, constant or decaying.
+        schedule: kl_vi::Schedule,
+    },
+}
+
+/// The settings of a Pathfinder fit other than its L-BFGS iterations per path (the fit's
+/// `max_iters`). The defaults are Stan's, as [`kl_vi::PathfinderSettings`]'s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathfinderOptions {
+    /// J, the L-BFGS correction pairs kept (the rank of Σ's low-rank part is at most 2J).
+    pub history: usize,
+    /// K, the draws of each iterate's Gaussian for its ELBO estimate.
+    pub elbo_draws: usize,
+    /// The number of paths (1: single-path Pathfinder).
+    pub n_paths: usize,
+    /// Draws of each path's best Gaussian pooled for importance resampling.
+    pub draws_per_path: usize,
+    /// Draws resampled from the pool by their Pareto-smoothed weights.
+    pub n_draws: usize,
+    /// Paths after the first start at the start + U(−r, r)ᵈ.
+    pub init_radius: f64,
+}
+
+impl Default for PathfinderOptions {
+    fn default() -> Self {
+        let s = kl_vi::PathfinderSettings::default();
+        PathfinderOptions {
+            history: s.history,
+            elbo_draws: s.elbo_draws,
+            n_paths: s.n_paths,
+            draws_per_path: s.draws_per_path,
+            n_draws: s.n_draws,
+            init_radius: s.init_radius,
+        }
+    }
 }
 
 impl ObjectiveKind {
@@ -34,7 +82,19 @@ impl ObjectiveKind {
             ObjectiveKind::ReverseKl(_) => "reverse-kl",
             ObjectiveKind::ReverseKlExact => "reverse-kl-exact",
             ObjectiveKind::Renyi { .. } => "renyi",
+            ObjectiveKind::Pathfinder(_) => "pathfinder",
+            ObjectiveKind::Gsm { .. } => "gsm",
+            ObjectiveKind::Bam { .. } => "bam",
         }
+    }
+
+    /// Whether this is one of kl-vi's algorithms (Pathfinder, GSM, BaM), which bring their own
+    /// updates: no optimizer, step-size search, convergence rule or averaging.
+    pub fn is_vi_algorithm(&self) -> bool {
+        matches!(
+            self,
+            ObjectiveKind::Pathfinder(_) | ObjectiveKind::Gsm { .. } | ObjectiveKind::Bam { .. }
+        )
     }
 
     /// Whether the objective's value is deterministic in θ (no fresh draws per step).
@@ -64,7 +124,10 @@ pub enum StepSize {
     /// Given by hand.
     Fixed(f64),
     /// Chosen before the fit by a short search over [`crate::AUTO_RATES`] (Stan ADVI's), then
-    /// decayed so that the fit settles (see [`crate::Fit::run`]).
+    /// halved on plateaus of the loss until the fit settles, when it stops by itself
+    /// ([`crate::ConvergenceRule::Settled`]; the windows, patience and limits are in
+    /// [`crate::PLATEAU_SE`] and its neighbours); the answer is the average of the last step
+    /// level's final half.
     Auto,
 }
 
