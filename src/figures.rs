@@ -308,12 +308,7 @@ fn kl_curves(run: &Run, style: Style) -> Result<Output, Error> {
             legend: true,
             ..Axes::default()
         })
-        .title(&format!(
-            "{} ({}, {})",
-            run.experiment.name,
-            run.trace.objective.name(),
-            run.trace.optimizer.name()
-        ));
+        .title(&format!("{} ({})", run.experiment.name, run.trace.method()));
     png(&name, &fig)
 }
 

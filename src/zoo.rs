@@ -8,7 +8,7 @@
 use kl_dist::LogDensity;
 use kl_render::{
     Axes, Colormap, ContourStyle, ErrorBar, ErrorBarStyle, FigureSpec, HAlign, LineStyle,
-    MarkerStyle, Rgba, VAlign,
+    MarkerStyle, Rgba, SubplotParams, VAlign,
 };
 
 use crate::engine::Run;
@@ -48,6 +48,42 @@ fn note(run: &Run) -> String {
     text
 }
 
+/// The zoo's square panels: their side, the gaps between them and the margins, in inches. A
+/// row's gap below holds its two lines of notes and the next row's titles; the top margin the
+/// first titles, the bottom one the last notes.
+const ZOO_PANEL_IN: f64 = 3.7;
+const ZOO_WGAP_IN: f64 = 0.5;
+const ZOO_HGAP_IN: f64 = 0.95;
+const ZOO_SIDE_IN: f64 = 0.3;
+const ZOO_TOP_IN: f64 = 0.45;
+const ZOO_BOTTOM_IN: f64 = 0.6;
+
+/// The zoo figure's size for `rows` rows: its panels, gaps and margins and nothing else.
+fn zoo_spec(rows: usize, style: Style) -> FigureSpec {
+    let r = rows as f64;
+    FigureSpec {
+        rows,
+        cols: 3,
+        width_in: 2.0 * ZOO_SIDE_IN + 3.0 * ZOO_PANEL_IN + 2.0 * ZOO_WGAP_IN,
+        height_in: ZOO_TOP_IN + r * ZOO_PANEL_IN + (r - 1.0).max(0.0) * ZOO_HGAP_IN + ZOO_BOTTOM_IN,
+        dpi: 72.0,
+        scale: style.scale,
+    }
+}
+
+/// Where [`zoo_spec`]'s panels go, as fractions of the figure.
+fn zoo_layout(rows: usize) -> SubplotParams {
+    let spec = zoo_spec(rows, Style::default());
+    SubplotParams {
+        left: ZOO_SIDE_IN / spec.width_in,
+        right: 1.0 - ZOO_SIDE_IN / spec.width_in,
+        bottom: ZOO_BOTTOM_IN / spec.height_in,
+        top: 1.0 - ZOO_TOP_IN / spec.height_in,
+        wspace: ZOO_WGAP_IN / ZOO_PANEL_IN,
+        hspace: ZOO_HGAP_IN / ZOO_PANEL_IN,
+    }
+}
+
 /// The zoo figure, when every one of its runs is there (`None` otherwise).
 ///
 /// # Errors
@@ -64,15 +100,8 @@ pub fn zoo_figure(runs: &[Run], style: Style) -> Result<Option<Output>, Error> {
         };
         rows.push((label, f, r));
     }
-    let spec = FigureSpec {
-        rows: rows.len(),
-        cols: 3,
-        width_in: 13.5,
-        height_in: 4.3 * rows.len() as f64,
-        dpi: 72.0,
-        scale: style.scale,
-    };
-    let mut fig = new_figure(name, spec)?;
+    let mut fig = new_figure(name, zoo_spec(rows.len(), style))?;
+    fig.set_subplot_params(zoo_layout(rows.len()));
     for (i, (label, fwd, rev)) in rows.iter().enumerate() {
         let lim = fwd.experiment.plot.lim;
         let Some(p) = &fwd.target else { continue };
@@ -112,13 +141,14 @@ pub fn zoo_figure(runs: &[Run], style: Style) -> Result<Option<Output>, Error> {
                 ContourStyle::notebook(),
             );
             panel.title(&format!("{what} ({})", run.trace.objective.name()));
+            // Under the panel, in the gap above the next row's titles: never on the contours.
             panel.text_aligned(
-                [0.5 * (lim[0] + lim[1]), lim[2] + 0.03 * (lim[3] - lim[2])],
+                [0.5 * (lim[0] + lim[1]), lim[2] - 0.02 * (lim[3] - lim[2])],
                 &note(run),
-                9.0,
+                10.0,
                 Rgba::BLACK,
                 HAlign::Center,
-                VAlign::Bottom,
+                VAlign::Top,
             );
         }
         let _ = p.dim();
@@ -149,6 +179,16 @@ pub fn logistic_figure(runs: &[Run], style: Style) -> Result<Option<Output>, Err
         scale: style.scale,
     };
     let mut fig = new_figure(name, spec)?;
+    // Room between the panels for the upper one's tick labels and x label and the lower one's
+    // title (matplotlib's default hspace of 0.2 ran them together).
+    fig.set_subplot_params(SubplotParams {
+        left: 0.08,
+        right: 0.97,
+        bottom: 0.08,
+        top: 0.94,
+        wspace: 0.2,
+        hspace: 0.38,
+    });
     let d = fwd.trace.dim;
     let bars = |run: &Run, offset: f64| -> Vec<ErrorBar> {
         let q = run.fit.q();

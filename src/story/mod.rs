@@ -9,11 +9,14 @@
 //! - `estimator_variance.png`: the spread of reverse-KL gradient estimates, `total` against `stl`,
 //!   as q moves to a Gaussian p (STL's vanishes at q = p).
 //! - The lesson's figures ([`lesson`]): Bishop's Figures 10.2 and 10.3 and the Rényi α continuum.
+//! - `accuracy.png` ([`accuracy`]): accuracy against evaluations of the target for ADVI,
+//!   Pathfinder, GSM and BaM on a Gaussian, the banana and the logistic posterior.
 //!
 //! Every fit is an [`Experiment`] run by [`engine::run`] — the one engine: the story's own fits
 //! are written here as TOML text, the lesson's are the files of `experiments/lesson/` (compiled
 //! in). Every draw comes from fixed seeds, so the files are byte-identical from run to run.
 
+pub mod accuracy;
 pub mod lesson;
 
 use std::path::Path;
@@ -136,17 +139,23 @@ pub(crate) fn ellipse(q: &Mvn, r: f64) -> Vec<[f64; 2]> {
 /// All the story's figures, the lesson's included, the two halves joined on rayon's pool; every
 /// job is deterministic on its own, so the bytes do not depend on the schedule.
 pub fn story_figures(style: Style) -> Result<Vec<Output>, Error> {
-    let (story, lesson) = rayon::join(
-        || -> Result<Vec<Output>, Error> {
-            Ok(vec![
-                converged(style)?,
-                reverse_optima(style)?,
-                estimator_variance(style)?,
-            ])
+    let ((story, accuracy), lesson) = rayon::join(
+        || {
+            rayon::join(
+                || -> Result<Vec<Output>, Error> {
+                    Ok(vec![
+                        converged(style)?,
+                        reverse_optima(style)?,
+                        estimator_variance(style)?,
+                    ])
+                },
+                || accuracy::accuracy_figure(style),
+            )
         },
         || lesson::lesson_figures(style),
     );
     let mut out = story?;
+    out.push(accuracy?);
     out.extend(lesson?);
     Ok(out)
 }

@@ -389,6 +389,9 @@ pub struct Axes {
     pub legend: bool,
     /// Put the legend in the lower right corner instead (for curves that rise to the right).
     pub legend_lower_right: bool,
+    /// Put the legend in the left corner (upper, or lower with `legend_lower_right`) instead of
+    /// the right one (for curves that fall from the upper left).
+    pub legend_left: bool,
     /// Custom x ticks `(position, label)` instead of the automatic ones, for categorical or
     /// integer positions (ticks outside the limits are not drawn).
     pub x_ticks: Option<Vec<(f64, String)>>,

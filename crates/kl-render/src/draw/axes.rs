@@ -201,7 +201,15 @@ pub(crate) fn draw_axes(
         );
     }
     if axes.legend && !legend.is_empty() {
-        draw_legend(canvas, legend, bx, k, engine, axes.legend_lower_right);
+        draw_legend(
+            canvas,
+            legend,
+            bx,
+            k,
+            engine,
+            axes.legend_lower_right,
+            axes.legend_left,
+        );
     }
 }
 
@@ -212,6 +220,7 @@ fn draw_legend(
     k: f64,
     engine: &TextEngine,
     lower: bool,
+    left: bool,
 ) {
     let size = LABEL_PT * k;
     let em = size;
@@ -227,7 +236,11 @@ fn draw_legend(
     let w = 2.0 * pad + handle + text_pad + text_w;
     let n = entries.len() as f64;
     let h = 2.0 * pad + n * row_h + (n - 1.0) * spacing;
-    let right = bx.x1 - 0.5 * em;
+    let right = if left {
+        bx.x0 + 0.5 * em + w
+    } else {
+        bx.x1 - 0.5 * em
+    };
     let top = if lower {
         bx.y1 - 0.5 * em - h
     } else {
