@@ -36,6 +36,8 @@ pub mod config;
 pub mod engine;
 mod error;
 pub mod figures;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod story;
 pub mod zoo;
 

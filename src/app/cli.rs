@@ -52,6 +52,32 @@ enum Command {
         #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
         scale: f64,
     },
+    /// Start the explorer: a local web page that sets up fits and shows them live (Ctrl-C stops
+    /// it).
+    #[cfg(feature = "serve")]
+    Serve {
+        /// The port (0: any free one).
+        #[arg(long, default_value_t = 8737)]
+        port: u16,
+        /// Open the page in the desktop's browser.
+        #[arg(long)]
+        open: bool,
+        /// The address to bind. Anything but a loopback address lets others on the network run
+        /// fits on this machine.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The most fits that run at once (one more is refused with 503).
+        #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_FITS, value_parser = parse_max_fits)]
+        max_fits: usize,
+    },
+}
+
+#[cfg(feature = "serve")]
+fn parse_max_fits(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("must be an integer in 1..=64, got `{s}`")),
+    }
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {
@@ -145,6 +171,66 @@ fn execute(command: Command, defaults: &Defaults) -> Result<(), Error> {
             };
             fit(&file, &out, style)
         }
+        #[cfg(feature = "serve")]
+        Command::Serve {
+            port,
+            open,
+            host,
+            max_fits,
+        } => serve(
+            crate::serve::Options {
+                host,
+                port,
+                max_fits,
+            },
+            open,
+        ),
+    }
+}
+
+/// `serve`: the explorer until Ctrl-C, with a warning when it is reachable from the network.
+#[cfg(feature = "serve")]
+fn serve(options: crate::serve::Options, open: bool) -> Result<(), Error> {
+    if !options.host.is_loopback() {
+        eprintln!(
+            "warning: serving on {}, not a loopback address: anyone who can reach it can run fits \
+             on this machine",
+            options.host
+        );
+    }
+    crate::serve::run(options, |addr| {
+        let url = format!("http://{addr}/");
+        eprintln!("the explorer is at {url} (Ctrl-C stops it)");
+        if open {
+            open_browser(&url);
+        }
+    })
+    .map_err(|source| Error::Io {
+        path: PathBuf::from(format!("{}:{}", options.host, options.port)),
+        action: "serve the explorer",
+        source,
+    })
+}
+
+/// Opens `url` in the desktop's browser, best effort (a note on stderr when it cannot).
+#[cfg(feature = "serve")]
+fn open_browser(url: &str) {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if std::process::Command::new(program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_err()
+    {
+        eprintln!("note: could not start {program}: open {url} yourself");
     }
 }
 
