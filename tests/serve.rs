@@ -760,3 +760,35 @@ proptest! {
         prop_assert_eq!(request(s.addr(), "GET", "/api/status", b"").status, 200);
     }
 }
+
+#[test]
+fn the_score_based_algorithms_stream_the_engines_trace() {
+    // GSM, BaM and Pathfinder from the page: their own keys in [objective], no [optimizer]; the
+    // streamed trace is the engine's on the downloaded file, byte for byte.
+    let s = server(4);
+    for kind in ["gsm", "bam", "pathfinder"] {
+        let mut settings = notebook_settings();
+        settings["objective"] = json!({"kind": kind, "n_samples": 4});
+        settings["optimizer"]["n_iters"] = json!(30);
+        let body = json!({ "settings": settings });
+        let toml = post(s.addr(), "/api/experiment", &body).json()["toml"]
+            .as_str()
+            .expect("toml")
+            .to_string();
+        assert!(!toml.contains("[optimizer]"), "{kind}: {toml}");
+        let mut events = Events::start(s.addr(), &body);
+        let (first, _) = events.next().expect("a first event");
+        assert_eq!(first, "start");
+        let mut rest = events.all();
+        let (last, done) = rest.pop().expect("a last event");
+        assert_eq!(last, "done", "{kind}: {done}");
+        assert!(rest.iter().all(|(n, _)| n == "frame"), "{kind}");
+        let run = engine::run(&parse(&toml).expect("valid")).expect("the fit runs");
+        let bytes = engine::trace::trace_json(&run.trace);
+        assert_eq!(
+            done["trace"].as_str().expect("trace").as_bytes(),
+            bytes.as_slice(),
+            "{kind}"
+        );
+    }
+}

@@ -274,6 +274,19 @@ impl Settings {
             let _ = writeln!(out, "sd = {}", vec(sd));
         }
         let o = &self.objective;
+        let p = &self.optimizer;
+        // GSM and BaM take the page's draws as their batch, Pathfinder its iterations as L-BFGS
+        // iterations; none of them has an [optimizer] section.
+        if let Some(batch) = score_based(&o.kind) {
+            let _ = writeln!(out, "\n[objective]\nkind = {}", text(&o.kind));
+            if batch {
+                let _ = writeln!(out, "batch_size = {}", int(o.n_samples));
+            }
+            let _ = writeln!(out, "n_iters = {}", int(p.n_iters));
+            let lim = self.lim.unwrap_or_else(|| self.target.default_lim());
+            let _ = writeln!(out, "\n[plot]\nlim = {}", vec(&lim));
+            return out;
+        }
         let _ = writeln!(
             out,
             "\n[objective]\nkind = {}\nn_samples = {}",
@@ -286,7 +299,6 @@ impl Settings {
         if let Some(a) = o.alpha {
             let _ = writeln!(out, "alpha = {}", num(a));
         }
-        let p = &self.optimizer;
         let rate = match &p.learning_rate {
             Rate::Fixed(x) => num(*x),
             Rate::Named(s) => text(s),
@@ -300,6 +312,16 @@ impl Settings {
         let lim = self.lim.unwrap_or_else(|| self.target.default_lim());
         let _ = writeln!(out, "\n[plot]\nlim = {}", vec(&lim));
         out
+    }
+}
+
+/// For the algorithms without an optimizer: `Some(true)` for GSM and BaM (the draws are their
+/// batch), `Some(false)` for Pathfinder; `None` for the gradient-descent objectives.
+fn score_based(kind: &str) -> Option<bool> {
+    match kind {
+        "gsm" | "bam" => Some(true),
+        "pathfinder" => Some(false),
+        _ => None,
     }
 }
 

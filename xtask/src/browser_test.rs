@@ -10,7 +10,8 @@
 //!    ellipses, the KL curves);
 //! 3. the minor mode dragged next to q₀ by synthesized mouse events: the fit reruns and lands
 //!    elsewhere;
-//! 4. a setting beyond the limits: the page shows the command line's error.
+//! 4. a setting beyond the limits: the page shows the command line's error;
+//! 5. batch and match (an algorithm without an optimizer) plays and draws.
 //!
 //! Screenshots go to `target/browser-test/*.png`.
 
@@ -77,19 +78,7 @@ pub fn main(root: &Path, args: &[String]) -> Result<()> {
     // play): it plays as it computes and lands on the best Gaussian by reverse KL, whose
     // D(q‖p) comes from reference/best_gaussian.json (computed outside the project).
     let best = best_reverse_kl(root)?;
-    set_values(
-        &mut b,
-        &[
-            ("objective", "reverse-kl"),
-            ("estimator", "total"),
-            ("n-samples", "1000"),
-            ("family", "full-rank"),
-            ("optimizer", "sgd"),
-            ("learning-rate", "0.1"),
-            ("n-iters", "500"),
-            ("seed", "8"),
-        ],
-    )?;
+    set_values(&mut b, &notebook_reverse("500"))?;
     b.click("#play")?;
     b.wait_for(
         "document.body.dataset.state === 'done' || document.body.dataset.state === 'error'",
@@ -115,19 +104,7 @@ pub fn main(root: &Path, args: &[String]) -> Result<()> {
     save(&mut b, &out.join("notebook-reverse-500.png"))?;
 
     // 2. The notebook's own 20 steps: the page shows the trace's numbers.
-    set_values(
-        &mut b,
-        &[
-            ("objective", "reverse-kl"),
-            ("estimator", "total"),
-            ("n-samples", "1000"),
-            ("family", "full-rank"),
-            ("optimizer", "sgd"),
-            ("learning-rate", "0.1"),
-            ("n-iters", "20"),
-            ("seed", "8"),
-        ],
-    )?;
+    set_values(&mut b, &notebook_reverse("20"))?;
     b.click("#play")?;
     b.wait_for(
         "document.body.dataset.state === 'done' || document.body.dataset.state === 'error'",
@@ -230,6 +207,24 @@ pub fn main(root: &Path, args: &[String]) -> Result<()> {
     eprintln!("4. the page shows: {error}");
     save(&mut b, &out.join("limit-error.png"))?;
 
+    // 5. Batch and match from the page (no optimizer; the draws are its batch): it plays
+    // and draws like the others.
+    set_values(
+        &mut b,
+        &[("objective", "bam"), ("n-samples", "8"), ("n-iters", "200")],
+    )?;
+    b.click("#play")?;
+    b.wait_for(
+        "document.body.dataset.state === 'done' || document.body.dataset.state === 'error'",
+        Duration::from_secs(60),
+    )?;
+    let error = text(&mut b, "#error")?;
+    ensure!(error.is_empty(), "BaM failed in the page: {error}");
+    let bam_reverse: f64 = text(&mut b, "#kl-reverse")?.parse()?;
+    eprintln!("5. BaM, batch 8, 200 iterations: D(q‖p) shown {bam_reverse:.4}");
+    check_drawn(&mut b)?;
+    save(&mut b, &out.join("bam.png"))?;
+
     drop(b);
     drop(server);
     eprintln!(
@@ -255,6 +250,21 @@ fn best_reverse_kl(root: &Path) -> Result<f64> {
         .as_f64()
         .context("reference/best_gaussian.json: targets.mixture.full-rank.elbo_quadrature")?;
     Ok(-elbo)
+}
+
+/// The page's settings of experiments/mixture-reverse.toml (the notebook's reverse-KL fit),
+/// with `n_iters` steps.
+fn notebook_reverse(n_iters: &str) -> [(&'static str, &str); 8] {
+    [
+        ("objective", "reverse-kl"),
+        ("estimator", "total"),
+        ("n-samples", "1000"),
+        ("family", "full-rank"),
+        ("optimizer", "sgd"),
+        ("learning-rate", "0.1"),
+        ("n-iters", n_iters),
+        ("seed", "8"),
+    ]
 }
 
 /// Sets form values without firing their change events (which would start a fit).

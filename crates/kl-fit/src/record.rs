@@ -131,6 +131,28 @@ pub(crate) struct StepState<'a> {
     pub learning_rate: f64,
 }
 
+impl StepState<'_> {
+    /// The state as the user's observer sees it.
+    pub(crate) fn progress(
+        &self,
+        max_iters: usize,
+        family: crate::Family,
+        d: usize,
+    ) -> crate::Progress<'_> {
+        crate::Progress {
+            iteration: self.iteration,
+            max_iters,
+            loss: self.loss,
+            grad_norm: self.grad_norm,
+            n_grad_evals: self.n_grad_evals,
+            n_density_evals: self.n_density_evals,
+            family,
+            d,
+            theta: self.theta,
+        }
+    }
+}
+
 /// Keeps every `stride`-th state and the last; when more than the capacity are kept, the stride
 /// doubles and every other kept state is dropped. So the kept states are evenly spaced, their
 /// number is at most the capacity, and a fit of at most `capacity − 1` steps keeps them all.

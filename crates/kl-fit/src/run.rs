@@ -22,8 +22,8 @@ use crate::rules::{
 use crate::spec::Scheduled;
 use crate::target::{Counted, Counts};
 use crate::{
-    ConvergenceRule, Diagnosis, Error, Fit, FitResult, Init, ObjectiveKind, Progress,
-    RateCandidate, RateSearch, Record, StepSize, Termination,
+    ConvergenceRule, Diagnosis, Error, Fit, FitResult, Init, ObjectiveKind, RateCandidate,
+    RateSearch, Record, StepSize, Termination,
 };
 
 /// Seed offsets of the side streams (the step-size search, the diagnostics).
@@ -736,17 +736,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
             }
             losses.push(s.iteration, s.loss);
             let flow = match observer {
-                Some(obs) => obs(&Progress {
-                    iteration: s.iteration,
-                    max_iters,
-                    loss: s.loss,
-                    grad_norm: s.grad_norm,
-                    n_grad_evals: s.n_grad_evals,
-                    n_density_evals: s.n_density_evals,
-                    family,
-                    d,
-                    theta: s.theta,
-                }),
+                Some(obs) => obs(&s.progress(max_iters, family, d)),
                 None => ControlFlow::Continue(()),
             };
             if flow.is_break() {

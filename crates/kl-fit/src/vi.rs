@@ -30,7 +30,7 @@ use rand_pcg::Pcg64;
 use crate::record::{Recorder, StepState, q_of};
 use crate::run::{diagnose_all, exact_kl_along, initial_theta, theta_of};
 use crate::target::{Counted, Counts};
-use crate::{Error, Fit, FitResult, ObjectiveKind, Progress, Record, Termination};
+use crate::{Error, Fit, FitResult, ObjectiveKind, Record, Termination};
 
 /// What Pathfinder found: the best ELBO and its path, each path's summary, and the pooled,
 /// PSIS-resampled draws with their Pareto k̂.
@@ -156,17 +156,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     let mut show = |s: &StepState<'_>, max: usize| -> ControlFlow<()> {
         recorder.push(s);
         let flow = match observer {
-            Some(obs) => obs(&Progress {
-                iteration: s.iteration,
-                max_iters: max,
-                loss: s.loss,
-                grad_norm: s.grad_norm,
-                n_grad_evals: s.n_grad_evals,
-                n_density_evals: s.n_density_evals,
-                family,
-                d,
-                theta: s.theta,
-            }),
+            Some(obs) => obs(&s.progress(max, family, d)),
             None => ControlFlow::Continue(()),
         };
         if flow.is_break() {
