@@ -79,16 +79,7 @@ pub fn main(root: &Path, args: &[String]) -> Result<()> {
     // D(q‖p) comes from reference/best_gaussian.json (computed outside the project).
     let best = best_reverse_kl(root)?;
     set_values(&mut b, &notebook_reverse("500"))?;
-    b.click("#play")?;
-    b.wait_for(
-        "document.body.dataset.state === 'done' || document.body.dataset.state === 'error'",
-        Duration::from_secs(60),
-    )?;
-    let error = text(&mut b, "#error")?;
-    ensure!(
-        error.is_empty(),
-        "the 500-step fit failed in the page: {error}"
-    );
+    play_to_the_end(&mut b, "the 500-step fit")?;
     let converged: f64 = text(&mut b, "#kl-reverse")?
         .parse()
         .context("#kl-reverse is a number")?;
@@ -105,16 +96,7 @@ pub fn main(root: &Path, args: &[String]) -> Result<()> {
 
     // 2. The notebook's own 20 steps: the page shows the trace's numbers.
     set_values(&mut b, &notebook_reverse("20"))?;
-    b.click("#play")?;
-    b.wait_for(
-        "document.body.dataset.state === 'done' || document.body.dataset.state === 'error'",
-        Duration::from_secs(60),
-    )?;
-    let error = text(&mut b, "#error")?;
-    ensure!(
-        error.is_empty(),
-        "the notebook's fit failed in the page: {error}"
-    );
+    play_to_the_end(&mut b, "the notebook's fit")?;
     let shown_reverse: f64 = text(&mut b, "#kl-reverse")?
         .parse()
         .context("#kl-reverse is a number")?;
@@ -213,13 +195,7 @@ pub fn main(root: &Path, args: &[String]) -> Result<()> {
         &mut b,
         &[("objective", "bam"), ("n-samples", "8"), ("n-iters", "200")],
     )?;
-    b.click("#play")?;
-    b.wait_for(
-        "document.body.dataset.state === 'done' || document.body.dataset.state === 'error'",
-        Duration::from_secs(60),
-    )?;
-    let error = text(&mut b, "#error")?;
-    ensure!(error.is_empty(), "BaM failed in the page: {error}");
+    play_to_the_end(&mut b, "BaM")?;
     let bam_reverse: f64 = text(&mut b, "#kl-reverse")?.parse()?;
     eprintln!("5. BaM, batch 8, 200 iterations: D(q‖p) shown {bam_reverse:.4}");
     check_drawn(&mut b)?;
@@ -265,6 +241,18 @@ fn notebook_reverse(n_iters: &str) -> [(&'static str, &str); 8] {
         ("n-iters", n_iters),
         ("seed", "8"),
     ]
+}
+
+/// Presses play and waits for the fit to end; an error shown in the page is a failure of `what`.
+fn play_to_the_end(b: &mut Browser, what: &str) -> Result<()> {
+    b.click("#play")?;
+    b.wait_for(
+        "document.body.dataset.state === 'done' || document.body.dataset.state === 'error'",
+        Duration::from_secs(60),
+    )?;
+    let error = text(b, "#error")?;
+    ensure!(error.is_empty(), "{what} failed in the page: {error}");
+    Ok(())
 }
 
 /// Sets form values without firing their change events (which would start a fit).
