@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kl_dist::dense::{gemm, set_threads};
-use kl_dist::{LogDensity, LogisticOptions, LogisticRegression, Sample, density_grid};
+use kl_dist::{LogDensity, Sample, density_grid};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
@@ -72,35 +72,11 @@ fn grid(c: &mut Criterion) {
     });
 }
 
-/// The breast cancer posterior of `experiments/logistic-*.toml` (30 standardized features and an
-/// intercept, prior N(0, 2.5²)), read from `data/breast_cancer.csv` (header, then the features and
-/// the 0/1 label `benign` last).
-fn breast_cancer() -> LogisticRegression {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/breast_cancer.csv");
-    let text = std::fs::read_to_string(path).expect("data/breast_cancer.csv");
-    let mut lines = text.lines();
-    let k = lines.next().expect("header").split(',').count() - 1;
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let v: Vec<f64> = line
-            .split(',')
-            .map(|s| s.trim().parse().expect("a number"))
-            .collect();
-        x.extend_from_slice(&v[..k]);
-        y.push(v[k]);
-    }
-    let options = LogisticOptions {
-        prior_scale: 2.5,
-        ..LogisticOptions::default()
-    };
-    LogisticRegression::new(&x, k, &y, options).expect("valid data")
-}
-
 /// The logistic regression posterior (d = 31, N = 569 rows): `grad_log_prob_batch` of n draws
 /// (with the default threads and on one thread) and, for the ratio, faer's GEMMs of its two
 /// products on one thread: η = B Xᵀ (n × d times d × N) and R X (n × N times N × d).
 fn logistic(c: &mut Criterion) {
-    let post = breast_cancer();
+    let post = common::breast_cancer();
     let (d, rows) = (post.dim(), post.n_rows());
     let x = post.design();
     let laplace = post.laplace().expect("Newton converges");

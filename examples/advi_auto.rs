@@ -1,7 +1,7 @@
 //! Reports how close `"auto"` ADVI ends to the best Gaussian on every target of
-//! reference/best_gaussian.json: 10, 50 and 200 draws, the default start and a second one (the
+//! reference/best_gaussian.json: 10, 50 and 200 draws, the default start, a second one (the
 //! Laplace start for the logistic posterior and the banana, the experiment's own start for the
-//! others), three seeds each, as a markdown table (BENCHMARKS.md). `tests/advi_auto.rs` asserts
+//! others) and Pathfinder's Gaussian, three seeds each, as a markdown table (BENCHMARKS.md). `tests/advi_auto.rs` asserts
 //! the logistic posterior and the banana.
 //!
 //! ```text
@@ -11,8 +11,8 @@
 #[path = "../tests/support/advi.rs"]
 mod advi;
 
-use kl_fit::Init;
 use kl_fit::kl_dist::Mvn;
+use kl_fit::{Init, PathfinderOptions};
 
 fn explicit(mean: [f64; 2]) -> Init {
     Init::Gaussian(Mvn::new(&mean, &[1.0, 0.0, 0.0, 1.0]).expect("SPD"))
@@ -68,7 +68,11 @@ fn main() {
         let cases = advi::run(
             &p,
             advi::best_elbo(key),
-            &[("default", Init::Standard), (second, init)],
+            &[
+                ("default", Init::Standard),
+                (second, init),
+                ("Pathfinder", Init::Pathfinder(PathfinderOptions::default())),
+            ],
         );
         for c in &cases {
             println!("{}", c.row(key));

@@ -212,6 +212,44 @@ fn a_gaussian_target_is_reached_through_the_file() {
 }
 
 #[test]
+fn a_pathfinder_start_begins_adam_where_pathfinder_ended() {
+    // `[init] pathfinder = true` on the Gaussian target: ADVI's first state is Pathfinder's
+    // Gaussian, far closer to p than N(0, I) (its exact D(q‖p) at iteration 0), and the
+    // evaluations Pathfinder made are counted in the trace from the first record on.
+    let advi = GSM_MVN.replace(
+        "kind = \"gsm\"\nbatch_size = 2\nn_iters = 100\n",
+        "kind = \"reverse-kl\"\nn_samples = 10\n[optimizer]\nkind = \"adam\"\n\
+             learning_rate = 0.01\nn_iters = 20\n",
+    );
+    let first = |text: &str| {
+        let r = run(text);
+        let it = r.trace.iterations.first().cloned().expect("a first record");
+        (
+            it.kl_reverse.expect("the exact D(q‖p)"),
+            it.n_grad_evals,
+            it.n_density_evals,
+        )
+    };
+    let (kl_standard, evals_standard, _) = first(&advi);
+    let (kl_pathfinder, evals_pathfinder, density_pathfinder) = first(&advi.replace(
+        "[init]\nmean = [0.0, 0.0]\nsd = [1.0, 1.0]",
+        "[init]\npathfinder = true",
+    ));
+    eprintln!(
+        "iteration 0: D(q‖p) {kl_standard:.4} from N(0, I), {kl_pathfinder:.2e} from \
+         Pathfinder ({evals_pathfinder} gradient evaluations)"
+    );
+    assert!(kl_standard > 0.5, "N(0, I): {kl_standard}");
+    assert!(kl_pathfinder < 0.01, "Pathfinder's start: {kl_pathfinder}");
+    // The first record holds the evaluations made so far: the first step's 10 draws, and
+    // before them Pathfinder's L-BFGS gradients and the log densities of its ELBO draws (25
+    // per iterate, 4 paths).
+    assert_eq!(evals_standard, 10);
+    assert!(evals_pathfinder > 10 + 4, "{evals_pathfinder}");
+    assert!(density_pathfinder >= 4 * 25, "{density_pathfinder}");
+}
+
+#[test]
 fn bad_keys_are_errors_naming_the_key() {
     let with = |from: &str, to: &str| {
         assert!(GSM_MVN.contains(from), "{from}");
@@ -291,6 +329,24 @@ fn bad_keys_are_errors_naming_the_key() {
                 "kind = \"reverse-kl\"",
             ),
             "optimizer: objective.kind = \"reverse-kl\" needs an [optimizer] section",
+        ),
+        (
+            with("[init]", "[init]\npathfinder = true"),
+            "init.mean: give either `pathfinder = true` or the parameters, not both",
+        ),
+        (
+            with(
+                "[init]\nmean = [0.0, 0.0]\nsd = [1.0, 1.0]",
+                "[init]\npathfinder = true\nrandom = true",
+            ),
+            "init.pathfinder: give either `random = true` or this start, not both",
+        ),
+        (
+            with(
+                "[init]\nmean = [0.0, 0.0]\nsd = [1.0, 1.0]",
+                "[init]\npathfinder = true\nlaplace = true",
+            ),
+            "init.pathfinder: give either `laplace = true` or `pathfinder = true`, not both",
         ),
     ];
     for (text, want) in cases {

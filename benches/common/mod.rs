@@ -1,8 +1,9 @@
-//! Shared fixtures of the benches: the notebook's mixture and a d = 16, K = 8 mixture.
+//! Shared fixtures of the benches: the notebook's mixture, a d = 16, K = 8 mixture and the
+//! breast-cancer logistic posterior.
 
 #![allow(dead_code)]
 
-use kl_dist::{Mixture, Mvn, dense::gram};
+use kl_dist::{LogisticOptions, LogisticRegression, Mixture, Mvn, dense::gram};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
@@ -107,4 +108,28 @@ impl<P: kl_dist::LogDensity> kl_dist::LogDensity for PerPoint<P> {
     fn grad_log_prob_batch(&self, points: &[f64], log_prob: &mut [f64], grad: &mut [f64]) {
         self.0.grad_log_prob_batch(points, log_prob, grad)
     }
+}
+
+/// The breast cancer posterior of `experiments/logistic-*.toml` (30 standardized features and an
+/// intercept, prior N(0, 2.5²)), read from `data/breast_cancer.csv` (header, then the features and
+/// the 0/1 label `benign` last).
+pub fn breast_cancer() -> LogisticRegression {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/breast_cancer.csv");
+    let text = std::fs::read_to_string(path).expect("data/breast_cancer.csv");
+    let mut lines = text.lines();
+    let k = lines.next().expect("header").split(',').count() - 1;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|s| s.trim().parse().expect("a number"))
+            .collect();
+        x.extend_from_slice(&v[..k]);
+        y.push(v[k]);
+    }
+    let options = LogisticOptions {
+        prior_scale: 2.5,
+        ..LogisticOptions::default()
+    };
+    LogisticRegression::new(&x, k, &y, options).expect("valid data")
 }

@@ -169,6 +169,7 @@ pub(super) struct RawModel {
 pub(super) struct RawInit {
     pub random: Option<SBool>,
     pub laplace: Option<SBool>,
+    pub pathfinder: Option<SBool>,
     pub mean: Option<SVec>,
     pub raw: Option<SMat>,
     pub sd: Option<SVec>,

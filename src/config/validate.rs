@@ -707,20 +707,43 @@ fn init(
     given("mean", span(&i.mean))?;
     given("raw", span(&i.raw))?;
     given("sd", span(&i.sd))?;
+    // The computed starts: the Laplace approximation, Pathfinder's Gaussian. One at most, and
+    // no parameters beside it.
+    let laplace = i.laplace.as_ref().filter(|l| *l.get_ref());
+    let pathfinder = i.pathfinder.as_ref().filter(|p| *p.get_ref());
+    if random
+        && let Some((flag, key)) = laplace
+            .map(|l| (l, "init.laplace"))
+            .or(pathfinder.map(|p| (p, "init.pathfinder")))
+    {
+        return Err(cx.at(
+            flag,
+            key,
+            "give either `random = true` or this start, not both",
+        ));
+    }
     if random {
         return Ok(InitSpec::Random);
     }
-    if let Some(l) = &i.laplace
-        && *l.get_ref()
+    if let (Some(_), Some(p)) = (laplace, pathfinder) {
+        return Err(cx.at(
+            p,
+            "init.pathfinder",
+            "give either `laplace = true` or `pathfinder = true`, not both",
+        ));
+    }
+    if let Some((flag, key)) = laplace
+        .map(|l| (l, "laplace"))
+        .or(pathfinder.map(|p| (p, "pathfinder")))
     {
-        if !matches!(target, TargetSpec::LogisticRegression(_)) {
+        if key == "laplace" && !matches!(target, TargetSpec::LogisticRegression(_)) {
             return Err(cx.at(
-                l,
+                flag,
                 "init.laplace",
                 "the Laplace start is for kind = \"logistic-regression\" targets",
             ));
         }
-        for (key, s) in [
+        for (param, s) in [
             ("mean", span(&i.mean)),
             ("raw", span(&i.raw)),
             ("sd", span(&i.sd)),
@@ -728,12 +751,16 @@ fn init(
             if let Some(s) = s {
                 return Err(cx.err(
                     Some(s),
-                    &format!("init.{key}"),
-                    "give either `laplace = true` or the parameters, not both",
+                    &format!("init.{param}"),
+                    format!("give either `{key} = true` or the parameters, not both"),
                 ));
             }
         }
-        return Ok(InitSpec::Laplace);
+        return Ok(if key == "laplace" {
+            InitSpec::Laplace
+        } else {
+            InitSpec::Pathfinder(kl_fit::PathfinderOptions::default())
+        });
     }
     let (needed, other, other_span) = match family {
         Family::FullRank if i.raw.is_some() => ("`mean` and `raw` (or `sd`)", "sd", span(&i.sd)),

@@ -85,8 +85,8 @@ pub use record::{Average, MAX_RECORD_VALUES, MAX_RECORDS, Record, model, record_
 pub use result::{Diagnosis, FitResult, RateCandidate, RateSearch, Termination};
 pub use rules::{
     ADAPT_ITERS, AUTO_RATES, BLOWUP_FACTOR, ConvergenceRule, DIVERGENCE_FACTOR, MAX_DECAYS,
-    MAX_PLATEAU_WINDOW, MAX_WINDOW_SCALE, PLATEAU_DECAY, PLATEAU_PATIENCE, PLATEAU_SE,
-    PLATEAU_WINDOW, blowup_threshold, first_blowup,
+    MAX_PLATEAU_WINDOW, MAX_WINDOW_SCALE, PATHFINDER_START_ITERS, PLATEAU_DECAY, PLATEAU_PATIENCE,
+    PLATEAU_SE, PLATEAU_WINDOW, blowup_threshold, first_blowup,
 };
 pub use run::diagnose;
 pub use spec::{
@@ -507,6 +507,9 @@ impl<'a> Fit<'a> {
         if self.diagnostics.every == Some(0) {
             return Err(Error::setting("diagnostics.every", "must be at least 1"));
         }
+        if let Init::Pathfinder(p) = &self.init {
+            p.check()?;
+        }
         Ok(())
     }
 
@@ -534,19 +537,7 @@ impl<'a> Fit<'a> {
         }
         at_least_1("max_iters", self.max_iters)?;
         match self.objective {
-            ObjectiveKind::Pathfinder(p) => {
-                at_least_1("history", p.history)?;
-                at_least_1("elbo_draws", p.elbo_draws)?;
-                at_least_1("n_paths", p.n_paths)?;
-                at_least_1("draws_per_path", p.draws_per_path)?;
-                at_least_1("n_draws", p.n_draws)?;
-                if !(p.init_radius >= 0.0 && p.init_radius.is_finite()) {
-                    return Err(Error::setting(
-                        "init_radius",
-                        format!("{} is not a non-negative finite number", p.init_radius),
-                    ));
-                }
-            }
+            ObjectiveKind::Pathfinder(p) => p.check()?,
             ObjectiveKind::Gsm { batch_size } => at_least_1("batch_size", batch_size)?,
             ObjectiveKind::Bam {
                 batch_size,
@@ -571,6 +562,9 @@ impl<'a> Fit<'a> {
         }
         if self.diagnostics.every == Some(0) {
             return Err(Error::setting("diagnostics.every", "must be at least 1"));
+        }
+        if let Init::Pathfinder(p) = &self.init {
+            p.check()?;
         }
         Ok(())
     }

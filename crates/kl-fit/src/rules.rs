@@ -31,6 +31,10 @@ pub const AUTO_RATES: [f64; 7] = [100.0, 10.0, 1.0, 0.1, 0.01, 0.001, 0.0001];
 /// Iterations of each adaptation run (Stan's `adapt_iter`).
 pub const ADAPT_ITERS: usize = 50;
 
+/// The most L-BFGS iterations per path of a Pathfinder start ([`crate::Init::Pathfinder`]):
+/// Stan's `max_lbfgs_iters`.
+pub const PATHFINDER_START_ITERS: usize = 1000;
+
 /// The threshold of the blow-up rule for a value that started at `start`.
 pub fn blowup_threshold(start: f64) -> f64 {
     start + BLOWUP_FACTOR * start.abs().max(1.0)

@@ -103,8 +103,13 @@ fn check_len(what: &'static str, v: &[f64], n: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// θ₀ of the fit.
-pub(crate) fn initial_theta(fit: &Fit<'_>, d: usize, rng: &mut Pcg64) -> Result<Vec<f64>, Error> {
+/// θ₀ of the fit; a Pathfinder start's evaluations are counted in `counts`.
+pub(crate) fn initial_theta(
+    fit: &Fit<'_>,
+    d: usize,
+    rng: &mut Pcg64,
+    counts: &Arc<Counts>,
+) -> Result<Vec<f64>, Error> {
     let family = fit.family;
     Ok(match &fit.init {
         Init::Standard => {
@@ -169,6 +174,24 @@ pub(crate) fn initial_theta(fit: &Fit<'_>, d: usize, rng: &mut Pcg64) -> Result<
                 ));
             }
         },
+        Init::Pathfinder(o) => {
+            let Some(target) = fit.target.clone() else {
+                return Err(Error::setting("init", "a Pathfinder start needs a target"));
+            };
+            let counted = Counted::new(target, Arc::clone(counts));
+            let out = kl_vi::pathfinder(
+                &counted,
+                &vec![0.0; d],
+                &o.settings(crate::PATHFINDER_START_ITERS),
+                rng,
+                &mut |_| ControlFlow::Continue(()),
+            )
+            .map_err(|source| Error::Vi {
+                algorithm: "pathfinder (the start)",
+                source,
+            })?;
+            theta_of(family, &out.q)
+        }
     })
 }
 
@@ -648,7 +671,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
         .take()
         .unwrap_or_else(|| Pcg64::seed_from_u64(fit.seed));
     let d = fit.dim()?;
-    let theta0 = initial_theta(&fit, d, &mut rng)?;
+    let theta0 = initial_theta(&fit, d, &mut rng, &counts)?;
     let target = fit
         .target
         .clone()

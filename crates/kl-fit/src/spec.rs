@@ -4,6 +4,8 @@
 use kl_dist::Mvn;
 use kl_grad::Estimator;
 
+use crate::Error;
+
 /// Which divergence is minimized, and how it is estimated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ObjectiveKind {
@@ -68,6 +70,44 @@ impl Default for PathfinderOptions {
             draws_per_path: s.draws_per_path,
             n_draws: s.n_draws,
             init_radius: s.init_radius,
+        }
+    }
+}
+
+impl PathfinderOptions {
+    /// Every count at least 1, the radius finite and not negative.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        for (what, v) in [
+            ("history", self.history),
+            ("elbo_draws", self.elbo_draws),
+            ("n_paths", self.n_paths),
+            ("draws_per_path", self.draws_per_path),
+            ("n_draws", self.n_draws),
+        ] {
+            if v == 0 {
+                return Err(Error::setting(what, "must be at least 1"));
+            }
+        }
+        if !(self.init_radius >= 0.0 && self.init_radius.is_finite()) {
+            return Err(Error::setting(
+                "init_radius",
+                format!("{} is not a non-negative finite number", self.init_radius),
+            ));
+        }
+        Ok(())
+    }
+
+    /// kl-vi's settings: these, with at most `max_lbfgs_iters` L-BFGS iterations per path.
+    pub(crate) fn settings(&self, max_lbfgs_iters: usize) -> kl_vi::PathfinderSettings {
+        kl_vi::PathfinderSettings {
+            history: self.history,
+            max_lbfgs_iters,
+            elbo_draws: self.elbo_draws,
+            n_paths: self.n_paths,
+            draws_per_path: self.draws_per_path,
+            n_draws: self.n_draws,
+            init_radius: self.init_radius,
+            ..kl_vi::PathfinderSettings::default()
         }
     }
 }
@@ -344,6 +384,12 @@ pub enum Init {
     /// The Laplace approximation of a logistic-regression posterior (its MAP and the inverse
     /// negative Hessian there).
     Laplace,
+    /// Pathfinder's Gaussian (the best iterate of its best path), run from N(0, I)'s mean with
+    /// these settings and the fit's generator, for at most
+    /// [`PATHFINDER_START_ITERS`](crate::PATHFINDER_START_ITERS) L-BFGS iterations per path.
+    /// Its gradient and density evaluations count as the fit's; it works on any target with a
+    /// gradient. For the mean-field family, its marginal standard deviations.
+    Pathfinder(PathfinderOptions),
 }
 
 /// The importance-sampling diagnostics: Pareto k̂, ESS and the IW-ELBO of the returned q from

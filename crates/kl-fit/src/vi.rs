@@ -129,7 +129,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
         .unwrap_or_else(|| Pcg64::seed_from_u64(fit.seed));
     let d = fit.dim()?;
     let family = Family::FullRank;
-    let theta0 = initial_theta(&fit, d, &mut rng)?;
+    let theta0 = initial_theta(&fit, d, &mut rng, &counts)?;
     let Some(target) = fit.target.clone() else {
         return Err(Error::setting("target", "a fit needs a target"));
     };
@@ -167,16 +167,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     let mut pathfinder = None;
     let (q, rate, final_rate, n_iters, rejected_steps) = match fit.objective {
         ObjectiveKind::Pathfinder(o) => {
-            let settings = kl_vi::PathfinderSettings {
-                history: o.history,
-                max_lbfgs_iters: max_iters,
-                elbo_draws: o.elbo_draws,
-                n_paths: o.n_paths,
-                draws_per_path: o.draws_per_path,
-                n_draws: o.n_draws,
-                init_radius: o.init_radius,
-                ..kl_vi::PathfinderSettings::default()
-            };
+            let settings = o.settings(max_iters);
             let max = max_iters.saturating_mul(o.n_paths);
             let out = kl_vi::pathfinder(
                 &counted,

@@ -3,7 +3,8 @@
 
 use kl_dist::LogDensity;
 use kl_fit::{
-    Estimator, Family, FitResult, Init, ObjectiveKind, Optimizer, StepSize, Stopping, Termination,
+    Estimator, Family, FitResult, Init, ObjectiveKind, Optimizer, PathfinderOptions, StepSize,
+    Stopping, Termination,
 };
 use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
@@ -19,6 +20,13 @@ use crate::targets::{Mvn, Target};
 struct ObjectiveArgs {
     estimator: Estimator,
     alpha: Option<f64>,
+    /// `n_samples`: GSM's and BaM's batch size B.
+    n_samples: usize,
+    /// `learning_rate`: BaM's λ (a number: constant; "auto": λₜ = B d / (t + 1)).
+    learning_rate: StepSize,
+    /// Pathfinder's J and number of paths (its defaults when `None`).
+    history: Option<usize>,
+    n_paths: Option<usize>,
 }
 
 type MakeObjective = fn(&ObjectiveArgs) -> PyResult<ObjectiveKind>;
@@ -37,6 +45,28 @@ const OBJECTIVES: &[(&str, MakeObjective)] = &[
         None => Err(PyValueError::new_err(
             "objective=\"renyi\" needs alpha (e.g. alpha=0.5)",
         )),
+    }),
+    ("pathfinder", |a| {
+        let d = PathfinderOptions::default();
+        Ok(ObjectiveKind::Pathfinder(PathfinderOptions {
+            history: a.history.unwrap_or(d.history),
+            n_paths: a.n_paths.unwrap_or(d.n_paths),
+            ..d
+        }))
+    }),
+    ("gsm", |a| {
+        Ok(ObjectiveKind::Gsm {
+            batch_size: a.n_samples,
+        })
+    }),
+    ("bam", |a| {
+        Ok(ObjectiveKind::Bam {
+            batch_size: a.n_samples,
+            schedule: match a.learning_rate {
+                StepSize::Fixed(lambda) => kl_fit::Schedule::Constant(lambda),
+                StepSize::Auto => kl_fit::Schedule::Decaying { scale: 1.0 },
+            },
+        })
     }),
 ];
 
@@ -102,9 +132,10 @@ fn initial(init: Option<&Bound<'_, PyAny>>, d: usize) -> PyResult<Init> {
             "standard" => Ok(Init::Standard),
             "random" => Ok(Init::Random),
             "laplace" => Ok(Init::Laplace),
+            "pathfinder" => Ok(Init::Pathfinder(PathfinderOptions::default())),
             other => Err(PyValueError::new_err(format!(
-                "init=\"{other}\" is not one of \"standard\", \"random\", \"laplace\" (or give \
-                 an Mvn, or a dict with mean and raw, sd or cov)"
+                "init=\"{other}\" is not one of \"standard\", \"random\", \"laplace\", \
+                 \"pathfinder\" (or give an Mvn, or a dict with mean and raw, sd or cov)"
             ))),
         };
     }
@@ -118,8 +149,8 @@ fn initial(init: Option<&Bound<'_, PyAny>>, d: usize) -> PyResult<Init> {
     }
     let Ok(dict) = init.cast::<PyDict>() else {
         return Err(PyValueError::new_err(
-            "init: give None, \"standard\", \"random\", \"laplace\", an Mvn, or a dict with mean \
-             and raw, sd or cov",
+            "init: give None, \"standard\", \"random\", \"laplace\", \"pathfinder\", an Mvn, or a \
+             dict with mean and raw, sd or cov",
         ));
     };
     let get = |k: &str| dict.get_item(k);
@@ -190,7 +221,8 @@ impl Settings {
 #[pyo3(signature = (
     target, objective = "reverse-kl", family = "full-rank", optimizer = "adam",
     learning_rate = None, n_iters = 1000, n_samples = 100, tol_rel_obj = None, eval_every = 100,
-    init = None, diagnostics = 4000, seed = 0, estimator = "stl", alpha = None, exact_kl = true
+    init = None, diagnostics = 4000, seed = 0, estimator = "stl", alpha = None, exact_kl = true,
+    history = None, n_paths = None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn fit(
@@ -210,15 +242,38 @@ pub(crate) fn fit(
     estimator: &str,
     alpha: Option<f64>,
     exact_kl: bool,
+    history: Option<usize>,
+    n_paths: Option<usize>,
 ) -> PyResult<Fit> {
+    let rate = step_size(learning_rate)?;
     let args = ObjectiveArgs {
         estimator: lookup(ESTIMATORS, estimator, "estimator")?,
         alpha,
+        n_samples,
+        learning_rate: rate,
+        history,
+        n_paths,
     };
     let kind = lookup(OBJECTIVES, objective, "objective")?(&args)?;
     if alpha.is_some() && !matches!(kind, ObjectiveKind::Renyi { .. }) {
         return Err(PyValueError::new_err(format!(
             "alpha is for objective=\"renyi\", not \"{objective}\""
+        )));
+    }
+    if (history.is_some() || n_paths.is_some()) && !matches!(kind, ObjectiveKind::Pathfinder(_)) {
+        return Err(PyValueError::new_err(format!(
+            "history and n_paths are for objective=\"pathfinder\", not \"{objective}\""
+        )));
+    }
+    if rate != StepSize::Auto
+        && matches!(
+            kind,
+            ObjectiveKind::Pathfinder(_) | ObjectiveKind::Gsm { .. }
+        )
+    {
+        return Err(PyValueError::new_err(format!(
+            "learning_rate: objective=\"{objective}\" has no step size (BaM's λ is its \
+             learning_rate)"
         )));
     }
     let (t, slot, data, d) = if let Ok(t) = target.cast::<Target>() {
@@ -249,8 +304,7 @@ pub(crate) fn fit(
         data,
         objective: kind,
         family: lookup(FAMILIES, family, "family")?,
-        optimizer: lookup(OPTIMIZERS, optimizer, "optimizer")?()
-            .with_learning_rate(step_size(learning_rate)?),
+        optimizer: lookup(OPTIMIZERS, optimizer, "optimizer")?().with_learning_rate(rate),
         n_iters,
         n_samples,
         stopping: tol_rel_obj.map(|tol| Stopping::rel_obj(tol).every(eval_every)),

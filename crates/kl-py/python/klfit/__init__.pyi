@@ -32,13 +32,13 @@ ArrayLike = Union[FloatArray, "list[Any]", "tuple[Any, ...]"]
 
 Objective = Literal[
     "reverse-kl", "forward-kl-samples", "forward-kl-is", "forward-kl-exact",
-    "reverse-kl-exact", "renyi",
+    "reverse-kl-exact", "renyi", "pathfinder", "gsm", "bam",
 ]
 FamilyName = Literal["full-rank", "mean-field"]
 OptimizerName = Literal["adam", "sgd"]
 EstimatorName = Literal["stl", "total"]
 InitSpec = Union[
-    None, Literal["standard", "random", "laplace"], "Mvn", Mapping[str, ArrayLike]
+    None, Literal["standard", "random", "laplace", "pathfinder"], "Mvn", Mapping[str, ArrayLike]
 ]
 
 class FitError(RuntimeError):
@@ -223,6 +223,8 @@ def fit(
     estimator: EstimatorName = "stl",
     alpha: float | None = None,
     exact_kl: bool = True,
+    history: int | None = None,
+    n_paths: int | None = None,
 ) -> Fit:
     """Fit a Gaussian q to target.
 
@@ -230,13 +232,18 @@ def fit(
     objective: "reverse-kl" (reparameterized draws of q; estimator "stl" or "total"),
       "forward-kl-samples" (maximum likelihood on n_samples exact draws of p, or on the given
       samples), "forward-kl-is" (self-normalized importance sampling from q),
-      "forward-kl-exact" / "reverse-kl-exact" (closed form, an Mvn target), "renyi" (alpha).
+      "forward-kl-exact" / "reverse-kl-exact" (closed form, an Mvn target), "renyi" (alpha);
+      the score-based algorithms (full rank, no optimizer): "pathfinder" (n_iters L-BFGS
+      iterations per path; history J and n_paths, Stan's defaults 5 and 4), "gsm" (n_samples
+      draws per iteration) and "bam" (n_samples draws; learning_rate is λ: a number for a
+      constant λ, "auto" for λₜ = B d / (t + 1)).
     family: "full-rank" or "mean-field". optimizer: "adam" or "sgd".
     learning_rate: a positive float, or "auto" (a short search, then a decay).
     n_iters: the maximum number of iterations; n_samples: draws per step.
     tol_rel_obj, eval_every: Stan's relative-tolerance stopping rule (off when None).
-    init: None (N(0, I)), "random", "laplace" (logistic regression), an Mvn, or a dict with
-      "mean" and one of "raw" (a square factor L, Σ = L Lᵀ), "sd" (mean field) or "cov".
+    init: None (N(0, I)), "random", "laplace" (logistic regression), "pathfinder" (Pathfinder's
+      Gaussian, its evaluations counted), an Mvn, or a dict with "mean" and one of "raw" (a
+      square factor L, Σ = L Lᵀ), "sd" (mean field) or "cov".
     diagnostics: draws of q for Pareto k̂, ESS and IW-ELBO (0: off). seed: every draw.
     exact_kl: compute the exact KL at every recorded state (kl_forward, kl_reverse) for the
       targets that have it (closed form, quadrature or seeded Monte Carlo); off for speed.
