@@ -160,6 +160,10 @@ function objectiveRows() {
   const kind = $("objective").value;
   $("estimator-row").hidden = kind !== "reverse-kl";
   $("alpha-row").hidden = kind !== "renyi";
+  // GSM, BaM and Pathfinder bring their own updates: no optimizer, no step size.
+  const own = ["gsm", "bam", "pathfinder"].includes(kind);
+  $("optimizer").closest("label").hidden = own;
+  $("learning-rate").closest("label").hidden = own;
 }
 
 // A change to p, q₀ or the settings: the current fit no longer answers them.
@@ -331,7 +335,7 @@ function finish(run) {
   $("termination").textContent = t.reason === "converged" ? "converged at " + t.at : t.reason === "max-iters" ? "after n_iters" : (t.reason || "–");
   $("answer").textContent = d.averaged
     ? "The answer is q averaged over the final half of the run (dashed red): D(p‖q) = " + fmt(d.kl_forward) + ", D(q‖p) = " + fmt(d.kl_reverse) + "."
-    : "The answer is the last q" + (d.learning_rate ? " (step size " + fmt(d.learning_rate, 3) + ")" : "") + ".";
+    : "The answer is the last q" + (d.learning_rate ? " (" + ($("objective").value === "bam" ? "BaM's first λ" : "step size") + " " + fmt(d.learning_rate, 3) + ")" : "") + ".";
   document.body.dataset.state = "done";
   $("play").textContent = "▶ play";
   run.playing = false;

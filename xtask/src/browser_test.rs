@@ -195,6 +195,15 @@ pub fn main(root: &Path, args: &[String]) -> Result<()> {
         &mut b,
         &[("objective", "bam"), ("n-samples", "8"), ("n-iters", "200")],
     )?;
+    // The page's own reaction to a new objective: BaM has no optimizer or step size to set.
+    let hidden = b.eval(
+        "(() => { objectiveRows(); return [\"optimizer\", \"learning-rate\"].map((id) => \
+         document.getElementById(id).closest(\"label\").hidden); })()",
+    )?;
+    ensure!(
+        hidden == json!([true, true]),
+        "BaM: the optimizer and step-size rows are not hidden ({hidden})"
+    );
     play_to_the_end(&mut b, "BaM")?;
     let bam_reverse: f64 = text(&mut b, "#kl-reverse")?.parse()?;
     eprintln!("5. BaM, batch 8, 200 iterations: D(q‖p) shown {bam_reverse:.4}");
