@@ -87,7 +87,7 @@ fn logistic(c: &mut Criterion) {
         }
     }
     let mut g = c.benchmark_group("logistic");
-    for n in [50, 200, 1000] {
+    for n in [2, 4, 8, 50, 200, 1000] {
         g.throughput(Throughput::Elements(n as u64));
         // Draws of the Laplace approximation, where a fit's q puts them.
         let mut pts = vec![0.0; n * d];

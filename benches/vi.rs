@@ -7,28 +7,16 @@
 use std::hint::black_box;
 use std::ops::ControlFlow;
 
+use common::peers::{
+    BAM_BATCH, BAM_SCHEDULE, BLACKJAX_PATHFINDER, GSM_BATCH, ITERS, PATHFINDER_ITERS,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
-use kl_fit::kl_vi::{self, BamSettings, GsmSettings, PathfinderSettings, Schedule};
-use kl_fit::{Fit, ObjectiveKind, PathfinderOptions};
+use kl_fit::Fit;
+use kl_fit::kl_vi::{self, BamSettings, GsmSettings};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 mod common;
-
-/// BlackJAX's `vi.pathfinder.approximate` defaults: 30 L-BFGS iterations, history 10, 200
-/// ELBO draws per iterate, one path.
-const PATHFINDER: PathfinderOptions = PathfinderOptions {
-    history: 10,
-    elbo_draws: 200,
-    n_paths: 1,
-    draws_per_path: 200,
-    n_draws: 200,
-    init_radius: 2.0,
-};
-const PATHFINDER_ITERS: usize = 30;
-const GSM_BATCH: usize = 2;
-const BAM_BATCH: usize = 10;
-const ITERS: usize = 2000;
 
 fn go(_: &kl_vi::State<'_>) -> ControlFlow<()> {
     ControlFlow::Continue(())
@@ -46,15 +34,7 @@ fn vi(c: &mut Criterion) {
     let mut g = c.benchmark_group("vi");
     g.sample_size(10);
     g.bench_function("pathfinder/kl-vi", |b| {
-        let s = PathfinderSettings {
-            history: PATHFINDER.history,
-            max_lbfgs_iters: PATHFINDER_ITERS,
-            elbo_draws: PATHFINDER.elbo_draws,
-            n_paths: PATHFINDER.n_paths,
-            draws_per_path: PATHFINDER.draws_per_path,
-            n_draws: PATHFINDER.n_draws,
-            ..PathfinderSettings::default()
-        };
+        let s = BLACKJAX_PATHFINDER.settings(PATHFINDER_ITERS);
         b.iter(|| {
             let mut rng = Pcg64::seed_from_u64(0);
             black_box(kl_vi::pathfinder(
@@ -80,36 +60,16 @@ fn vi(c: &mut Criterion) {
         let s = BamSettings {
             batch_size: BAM_BATCH,
             max_iters: ITERS,
-            schedule: Schedule::Decaying { scale: 1.0 },
+            schedule: BAM_SCHEDULE,
         };
         b.iter(|| {
             let mut rng = Pcg64::seed_from_u64(0);
             black_box(kl_vi::bam(&post, &q0, &s, &mut rng, &mut go))
         });
     });
-    for (name, objective, iters) in [
-        (
-            "pathfinder/fit",
-            ObjectiveKind::Pathfinder(PATHFINDER),
-            PATHFINDER_ITERS,
-        ),
-        (
-            "gsm/fit",
-            ObjectiveKind::Gsm {
-                batch_size: GSM_BATCH,
-            },
-            ITERS,
-        ),
-        (
-            "bam/fit",
-            ObjectiveKind::Bam {
-                batch_size: BAM_BATCH,
-                schedule: Schedule::Decaying { scale: 1.0 },
-            },
-            ITERS,
-        ),
-    ] {
-        g.bench_function(name, |b| {
+    for (name, objective, iters) in common::peers::runs() {
+        let name = format!("{name}/fit");
+        g.bench_function(&name, |b| {
             b.iter(|| {
                 black_box(
                     Fit::new(target.clone(), objective)

@@ -11,6 +11,9 @@
 //! cargo run --release --example vi_race [REPEATS [NAME]]
 //! ```
 
+#[path = "../benches/common/peers.rs"]
+mod peers;
+
 #[path = "../tests/support/advi.rs"]
 #[allow(dead_code)]
 mod advi;
@@ -18,34 +21,7 @@ mod advi;
 use std::time::Instant;
 
 use kl_fit::kl_dist::AnyDensity;
-use kl_fit::{Fit, ObjectiveKind, PathfinderOptions, Schedule};
-
-/// The three runs: name, objective, iterations (per path for Pathfinder).
-fn runs() -> Vec<(&'static str, ObjectiveKind, usize)> {
-    vec![
-        (
-            "pathfinder",
-            ObjectiveKind::Pathfinder(PathfinderOptions {
-                history: 10,
-                elbo_draws: 200,
-                n_paths: 1,
-                draws_per_path: 200,
-                n_draws: 200,
-                ..PathfinderOptions::default()
-            }),
-            30,
-        ),
-        ("gsm", ObjectiveKind::Gsm { batch_size: 2 }, 2000),
-        (
-            "bam",
-            ObjectiveKind::Bam {
-                batch_size: 10,
-                schedule: Schedule::Decaying { scale: 1.0 },
-            },
-            2000,
-        ),
-    ]
-}
+use kl_fit::{Fit, ObjectiveKind};
 
 fn fit(p: &AnyDensity, objective: ObjectiveKind, iters: usize) -> kl_fit::FitResult {
     Fit::new(p.clone(), objective)
@@ -63,7 +39,7 @@ fn main() {
         .map_or(20, |a| a.parse().expect("REPEATS: a number"));
     let only = std::env::args().nth(2);
     let p = advi::target("logistic-reverse.toml");
-    for (name, objective, iters) in runs() {
+    for (name, objective, iters) in peers::runs() {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
         }

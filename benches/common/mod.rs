@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod peers;
+
 use kl_dist::{LogisticOptions, LogisticRegression, Mixture, Mvn, dense::gram};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};

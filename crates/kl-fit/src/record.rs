@@ -151,6 +151,26 @@ impl StepState<'_> {
             theta: self.theta,
         }
     }
+
+    /// Shows the state to the user's observer, if there is one; when it asks to stop, notes the
+    /// iteration in `interrupted`.
+    pub(crate) fn notify(
+        &self,
+        observer: &mut Option<crate::Observer<'_>>,
+        max_iters: usize,
+        family: crate::Family,
+        d: usize,
+        interrupted: &mut Option<usize>,
+    ) -> std::ops::ControlFlow<()> {
+        let flow = match observer {
+            Some(obs) => obs(&self.progress(max_iters, family, d)),
+            None => std::ops::ControlFlow::Continue(()),
+        };
+        if flow.is_break() {
+            *interrupted = Some(self.iteration);
+        }
+        flow
+    }
 }
 
 /// Keeps every `stride`-th state and the last; when more than the capacity are kept, the stride

@@ -758,14 +758,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
                 return ControlFlow::Break(());
             }
             losses.push(s.iteration, s.loss);
-            let flow = match observer {
-                Some(obs) => obs(&s.progress(max_iters, family, d)),
-                None => ControlFlow::Continue(()),
-            };
-            if flow.is_break() {
-                interrupted = Some(s.iteration);
-            }
-            flow
+            s.notify(observer, max_iters, family, d, &mut interrupted)
         },
     )?;
     if fit.objective.is_deterministic()

@@ -97,8 +97,9 @@ impl PathfinderOptions {
         Ok(())
     }
 
-    /// kl-vi's settings: these, with at most `max_lbfgs_iters` L-BFGS iterations per path.
-    pub(crate) fn settings(&self, max_lbfgs_iters: usize) -> kl_vi::PathfinderSettings {
+    /// kl-vi's settings: these, with at most `max_lbfgs_iters` L-BFGS iterations per path (what
+    /// a fit passes to [`kl_vi::pathfinder`]; for calling kl-vi directly with the same options).
+    pub fn settings(&self, max_lbfgs_iters: usize) -> kl_vi::PathfinderSettings {
         kl_vi::PathfinderSettings {
             history: self.history,
             max_lbfgs_iters,

@@ -155,14 +155,7 @@ pub(crate) fn run(mut fit: Fit<'_>) -> Result<FitResult, Error> {
     // Shows a state to the recorder and the user's observer.
     let mut show = |s: &StepState<'_>, max: usize| -> ControlFlow<()> {
         recorder.push(s);
-        let flow = match observer {
-            Some(obs) => obs(&s.progress(max, family, d)),
-            None => ControlFlow::Continue(()),
-        };
-        if flow.is_break() {
-            interrupted = Some(s.iteration);
-        }
-        flow
+        s.notify(observer, max, family, d, &mut interrupted)
     };
     let mut pathfinder = None;
     let (q, rate, final_rate, n_iters, rejected_steps) = match fit.objective {

@@ -1,7 +1,8 @@
-//! numpy at the edge: inputs checked once (dtype float64, C-contiguous, the expected shape, every
-//! entry finite), outputs built as new arrays. No silent cast and no silent copy of an ndarray:
-//! an int or float32 array, or a strided view, is a `ValueError` saying what to pass instead.
-//! Plain Python sequences (lists, tuples) of numbers are converted.
+//! numpy at the edge: inputs checked once (dtype float64, the expected shape, every entry
+//! finite) and copied once, in C order, into the Rust side — so a strided view (a column
+//! `a[:, j]`, a Fortran-ordered array) is read like its contiguous copy; outputs built as new
+//! arrays. No silent cast: an int or float32 array is a `ValueError` saying what to pass
+//! instead. Plain Python sequences (lists, tuples) of numbers are converted.
 
 use numpy::ndarray::{Array2, Array3};
 use numpy::prelude::*;
@@ -93,16 +94,14 @@ pub(crate) fn dense(obj: &Bound<'_, PyAny>, ndim: usize, what: &str) -> PyResult
                 shape_text(arr.shape())
             )));
         }
-        if !arr.is_c_contiguous() {
-            return Err(PyValueError::new_err(format!(
-                "{what}: the array is not C-contiguous (pass np.ascontiguousarray({what}))"
-            )));
-        }
+        let c_order = arr.is_c_contiguous();
         let arr = obj.cast::<PyArrayDyn<f64>>()?.readonly();
-        let values = arr
-            .as_slice()
-            .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))?
-            .to_vec();
+        // C-contiguous: one memcpy. Anything else (a strided view, a Fortran-ordered array,
+        // whose `as_slice` would be in memory order): the elements in C (logical) order.
+        let values = match arr.as_slice() {
+            Ok(v) if c_order => v.to_vec(),
+            _ => arr.as_array().iter().copied().collect(),
+        };
         Dense {
             values,
             shape: arr.shape().to_vec(),

@@ -13,6 +13,12 @@ const CHUNK: usize = 32;
 /// block's factors 1 + e^{−|η|} ∈ (1, 2] stays below 2²⁵⁶ (no overflow). The 569 rows in one
 /// block measured 6 % slower (same bench).
 const MAX_ROWS: usize = 256;
+/// Chunks of fewer points than this run the element-wise loop along the rows instead of across
+/// the points (η = B X_blockᵀ, one point's row of η at a time): with 2 or 4 points the lanes of
+/// the across-points loop are mostly empty and each row pays the loop's overhead (n = 2: 19 µs
+/// against 5.6 µs for the two GEMMs). The layout is a function of the chunk's size, so the
+/// bits do not depend on the thread count.
+const SMALL_CHUNK: usize = 8;
 /// Newton iterations of [`LogisticRegression::laplace`] before it gives up.
 const MAX_NEWTON: usize = 100;
 
@@ -448,6 +454,13 @@ impl Kernel for Chunks<'_> {
                 }
             }
             lp.fill(0.0);
+            if m < SMALL_CHUNK {
+                small_chunk(post, pts, lp, g, eta);
+                for (a, b) in lp.iter_mut().zip(pts.chunks_exact(p)) {
+                    *a += post.log_prior(b);
+                }
+                continue;
+            }
             for (xb, yb) in post.x.chunks(rows * p).zip(post.y.chunks(rows)) {
                 let r = yb.len();
                 let xb_mat = faer::MatRef::from_row_major_slice(xb, r, p);
@@ -509,6 +522,103 @@ impl Kernel for Chunks<'_> {
     }
 }
 
+/// Lanes of the along-the-rows loop of [`small_chunk`]: row j of a block adds to partial sum
+/// and product j mod `LANES` (a fixed order: the bits depend on the sizes only).
+const LANES: usize = 8;
+
+/// One point's pass of [`small_chunk`] over a block's row of η (and labels `y`): the terms
+/// y η − max(η, 0) into `terms` and the factors 1 + e^{−|η|} into `factors` (a loop along the
+/// row, vectorized over it), with `SCORE` η turned into the residuals y − σ(η); then their sum
+/// and product, each over [`LANES`] partial ones.
+#[inline(always)]
+fn along_rows<const SCORE: bool>(
+    row: &mut [f64],
+    y: &[f64],
+    terms: &mut [f64],
+    factors: &mut [f64],
+) -> (f64, f64) {
+    for (((e, &y), t), f) in row.iter_mut().zip(y).zip(&mut *terms).zip(&mut *factors) {
+        let eta = *e;
+        let ex = fastmath::exp(-eta.abs());
+        let one_e = 1.0 + ex;
+        *t = y * eta - eta.max(0.0);
+        *f = one_e;
+        if SCORE {
+            *e = y - if eta >= 0.0 { 1.0 } else { ex } / one_e;
+        }
+    }
+    let mut sum = [0.0; LANES];
+    let mut prod = [1.0; LANES];
+    let (tc, fc) = (terms.chunks_exact(LANES), factors.chunks_exact(LANES));
+    let (tr, fr) = (tc.remainder(), fc.remainder());
+    for (t, f) in tc.zip(fc) {
+        for l in 0..LANES {
+            sum[l] += t[l];
+            prod[l] *= f[l];
+        }
+    }
+    for (l, (t, f)) in tr.iter().zip(fr).enumerate() {
+        sum[l] += t;
+        prod[l] *= f;
+    }
+    (sum.iter().sum(), prod.iter().product())
+}
+
+/// A chunk of m < [`SMALL_CHUNK`] points: per block of rows, η (m × r) = B X_blockᵀ by faer's
+/// GEMM, then for each point one pass along its row of η — the terms y η − max(η, 0) into
+/// [`LANES`] partial sums, the factors 1 + e^{−|η|} into as many partial products (each of at
+/// most ⌈256 / 8⌉ factors in (1, 2]), the residuals y − σ(η) in place — and the score
+/// G += R X_block. `eta` holds at least `rows × (m + 2)` values.
+#[inline(always)]
+fn small_chunk(
+    post: &LogisticRegression,
+    pts: &[f64],
+    lp: &mut [f64],
+    mut grad: Option<&mut [f64]>,
+    eta: &mut [f64],
+) {
+    let p = post.p;
+    let m = lp.len();
+    let rows = post.row_block();
+    let b = faer::MatRef::from_row_major_slice(pts, m, p);
+    let (eta, tail) = eta.split_at_mut(rows * m);
+    let (terms, factors) = tail.split_at_mut(rows);
+    for (xb, yb) in post.x.chunks(rows * p).zip(post.y.chunks(rows)) {
+        let r = yb.len();
+        let xb_mat = faer::MatRef::from_row_major_slice(xb, r, p);
+        let e = &mut eta[..m * r];
+        let (terms, factors) = (&mut terms[..r], &mut factors[..r]);
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(e, m, r),
+            faer::Accum::Replace,
+            b,
+            xb_mat.transpose(),
+            1.0,
+            faer::Par::Seq,
+        );
+        for (row, a) in e.chunks_exact_mut(r).zip(lp.iter_mut()) {
+            let (sum, prod) = if grad.is_some() {
+                along_rows::<true>(row, yb, terms, factors)
+            } else {
+                along_rows::<false>(row, yb, terms, factors)
+            };
+            *a += sum;
+            *a -= fastmath::ln(prod);
+        }
+        if let Some(g) = grad.as_deref_mut() {
+            // G (m × p) += R X_block.
+            faer::linalg::matmul::matmul(
+                faer::MatMut::from_row_major_slice_mut(g, m, p),
+                faer::Accum::Add,
+                faer::MatRef::from_row_major_slice(e, m, r),
+                xb_mat,
+                1.0,
+                faer::Par::Seq,
+            );
+        }
+    }
+}
+
 impl LogisticRegression {
     /// Rows of X per block of the batch kernels: the n rows cut into ⌈n / [`MAX_ROWS`]⌉ blocks of
     /// equal size (the last one shorter). A function of n only.
@@ -544,7 +654,7 @@ impl LogisticRegression {
             par::threads().min(n_chunks)
         };
         let per = n_chunks.div_ceil(parts) * CHUNK;
-        let scratch = self.row_block() * CHUNK.min(n_pts);
+        let scratch = self.row_block() * CHUNK.min(n_pts).max(SMALL_CHUNK + 2);
         let run = |pts: &[f64], lp: &mut [f64], g: Option<&mut [f64]>| {
             let mut eta = vec![0.0; scratch];
             par::vectorized(Chunks {

@@ -26,8 +26,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-#: A float64, C-contiguous ndarray (int or float32 arrays and strided views are refused with a
-#: ValueError; no silent casts or copies), or nested lists of numbers.
+#: A float64 ndarray (int or float32 arrays are refused with a ValueError, no silent casts;
+#: strided views such as a column a[:, j] are read in C order), or nested lists of numbers.
 ArrayLike = Union[FloatArray, "list[Any]", "tuple[Any, ...]"]
 
 Objective = Literal[
